@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Types and pure helpers shared by the BPF programs and user space.
+ * The one definition of the map key/value layout: both sides include this.
+ * No libc or kernel headers here; the includer provides __u32/__u64
+ * (vmlinux.h in BPF, <linux/types.h> in user space).
+ */
+#ifndef EXITMON_H
+#define EXITMON_H
+
+/* Values of the kvm_exit tracepoint's `isa` field (arch/x86/kvm/trace.h). */
+#define EM_ISA_VMX 1
+#define EM_ISA_SVM 2
+
+/*
+ * Latency histogram, HDR style: values below EM_HIST_SUB have one bucket
+ * each; every power of two above is split into EM_HIST_SUB linear
+ * sub-buckets, so a bucket's width is at most 1/EM_HIST_SUB (12.5 %) of
+ * its lower bound. Values >= 2^EM_HIST_MAX_LOG2 ns (~68.7 s) share the
+ * last bucket; the exact maximum is kept separately in lat_max.
+ */
+#define EM_HIST_SUB_BITS 3
+#define EM_HIST_SUB (1u << EM_HIST_SUB_BITS)
+#define EM_HIST_MAX_LOG2 36
+#define EM_HIST_BUCKETS ((EM_HIST_MAX_LOG2 - EM_HIST_SUB_BITS + 1) * EM_HIST_SUB + 1)
+
+/*
+ * Dense slots of the per-CPU stats array: one per exit code that an
+ * architecture defines, so the hot path does an array lookup, not a hash.
+ *   VMX: basic reason 0..EM_VMX_SLOTS-1 with no flag bits      -> 0 ..
+ *   SVM: exit codes 0x0..0xff                                  -> EM_SVM_BASE + code
+ *        0x400..0x403 (NPF, AVIC, VMGEXIT)                     -> EM_SVM_BASE + 0x100 + (code - 0x400)
+ *        0xffffffff (VMEXIT_INVALID)                           -> EM_SVM_BASE + 0x104
+ * Everything else (VMX flag bits such as FAILED_VMENTRY, codes past the
+ * table, unknown isa) goes to the bounded "other" hash keyed by the raw
+ * code, so it stays visible with its exact value; if that hash is full
+ * it is counted in EM_SLOT_OTHER.
+ */
+#define EM_VMX_SLOTS 96
+#define EM_SVM_BASE EM_VMX_SLOTS
+#define EM_SVM_SLOTS (0x100 + 4 + 1)
+#define EM_SLOT_OTHER (EM_SVM_BASE + EM_SVM_SLOTS)
+#define EM_NSLOTS (EM_SLOT_OTHER + 1)
+#define EM_NO_SLOT 0xffffffffu
+
+#define EM_SVM_EXIT_NPF 0x400u
+#define EM_SVM_EXIT_INVALID 0xffffffffu
+#define EM_VMX_BASIC_MASK 0xffffu
+
+/* Wildcards in em_key when no breakdown per VM / per vCPU is asked. */
+#define EM_ANY_PID 0u
+#define EM_ANY_VCPU 0xffffffffu
+
+/* Key of the "other" and breakdown hashes. */
+struct em_key {
+	__u32 isa;
+	__u32 reason; /* raw exit code, as in the tracepoint */
+	__u32 tgid;   /* VM process, or EM_ANY_PID */
+	__u32 vcpu;   /* vCPU id, or EM_ANY_VCPU */
+};
+
+/* Per (isa, reason) aggregate; per CPU in the kernel, summed by user space. */
+struct em_stats {
+	__u64 count;     /* exits */
+	__u64 lat_count; /* exits whose next entry was seen (latency known) */
+	__u64 lat_sum;   /* ns */
+	__u64 lat_min;   /* ns; meaningful only when lat_count > 0 */
+	__u64 lat_max;   /* ns */
+	__u64 hist[EM_HIST_BUCKETS];
+};
+
+/* Per-thread state between a kvm_exit and the next kvm_entry. */
+struct em_pending {
+	__u64 ts;     /* ns of the exit; 0 = nothing pending */
+	__u32 isa;
+	__u32 reason;
+	__u32 vcpu;
+	__u32 tgid;
+};
+
+/* Diagnostic counters (per-CPU array indices). */
+enum em_counter {
+	EM_CNT_EXITS = 0,          /* exits seen by the program (before filters) */
+	EM_CNT_FILTERED,           /* exits dropped by the pid/vCPU/reason filters */
+	EM_CNT_ENTRIES,            /* entries of threads that passed the filters */
+	EM_CNT_UNPAIRED_ENTRY,     /* entries with no recorded exit (first entry, filtered exit) */
+	EM_CNT_PENDING_FULL,       /* exit not paired: per-thread map full */
+	EM_CNT_OTHER_OVERFLOW,     /* unknown codes that found the "other" hash full */
+	EM_CNT_BREAKDOWN_OVERFLOW, /* exits not broken down: per-VM/vCPU hash full */
+	EM_CNT__MAX,
+};
+
+/* Reason filter: a bitmap over slots in read-only data. */
+#define EM_FILTER_WORDS ((EM_NSLOTS + 63) / 64)
+
+/* --- pure helpers, used by both sides ------------------------------- */
+
+#ifndef EM_INLINE
+#define EM_INLINE static inline __attribute__((always_inline))
+#endif
+
+/* floor(log2(v)) for v > 0, branchy because BPF has no clz instruction. */
+EM_INLINE __u32 em_log2(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xffffffffULL) << 5; v >>= s; r |= s;
+	s = (v > 0xffff) << 4; v >>= s; r |= s;
+	s = (v > 0xff) << 3; v >>= s; r |= s;
+	s = (v > 0xf) << 2; v >>= s; r |= s;
+	s = (v > 0x3) << 1; v >>= s; r |= s;
+	r |= (__u32)(v >> 1);
+	return r;
+}
+
+EM_INLINE __u32 em_hist_bucket(__u64 v)
+{
+	__u32 msb;
+
+	if (v < EM_HIST_SUB)
+		return (__u32)v;
+	msb = em_log2(v);
+	if (msb >= EM_HIST_MAX_LOG2)
+		return EM_HIST_BUCKETS - 1;
+	return (msb - EM_HIST_SUB_BITS + 1) * EM_HIST_SUB +
+	       (__u32)((v >> (msb - EM_HIST_SUB_BITS)) & (EM_HIST_SUB - 1));
+}
+
+/* Dense slot of (isa, raw reason), or EM_NO_SLOT for the "other" hash. */
+EM_INLINE __u32 em_slot(__u32 isa, __u32 reason)
+{
+	if (isa == EM_ISA_VMX)
+		return reason < EM_VMX_SLOTS ? reason : EM_NO_SLOT;
+	if (isa == EM_ISA_SVM) {
+		if (reason < 0x100)
+			return EM_SVM_BASE + reason;
+		if (reason - EM_SVM_EXIT_NPF < 4)
+			return EM_SVM_BASE + 0x100 + (reason - EM_SVM_EXIT_NPF);
+		if (reason == EM_SVM_EXIT_INVALID)
+			return EM_SVM_BASE + 0x104;
+	}
+	return EM_NO_SLOT;
+}
+
+#endif /* EXITMON_H */
