@@ -1,0 +1,118 @@
+#!/bin/bash
+# Prepare the host for the nested-KVM tier:
+#   - install qemu-system-x86, busybox-static, kmod, cpio, jq if missing;
+#   - fetch the Debian bookworm kernel image package that the L1 guest boots
+#     and unpack it into /var/cache/exitmon-vmtest/<version>/ (kept across
+#     runs: a fresh clone on the same machine reuses it, an empty cache works).
+# Prints the cache directory on the last line of stdout, so callers can do
+#   kdir=$(bash tests/vm/setup.sh | tail -n1)
+# Everything else goes to stderr.
+# Exit status: 0 ok, 2 a prerequisite cannot be had (caller SKIPs), 1 error.
+set -euo pipefail
+
+CACHE_ROOT=${EXITMON_VMTEST_CACHE:-/var/cache/exitmon-vmtest}
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+need_pkgs=()
+command -v qemu-system-x86_64 >/dev/null || need_pkgs+=(qemu-system-x86)
+# The initramfs needs the static busybox (the dynamic one would need libs).
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+	need_pkgs+=(busybox-static)
+command -v depmod >/dev/null && command -v modinfo >/dev/null || need_pkgs+=(kmod)
+command -v cpio >/dev/null || need_pkgs+=(cpio)
+command -v jq >/dev/null || need_pkgs+=(jq)
+
+apt_updated=0
+apt_update() {
+	if [ "$apt_updated" = 0 ]; then
+		log "apt-get update"
+		apt-get update -qq >&2 || return 1
+		apt_updated=1
+	fi
+}
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		log "missing packages ${need_pkgs[*]} and not root"
+		exit 2
+	fi
+	log "installing ${need_pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -qq "${need_pkgs[@]}" >&2; then
+		apt_update || { log "apt-get update failed"; exit 2; }
+		apt-get install -y -qq "${need_pkgs[@]}" >&2 || {
+			log "cannot install ${need_pkgs[*]}"
+			exit 2
+		}
+	fi
+fi
+
+# Resolve the kernel package behind the linux-image-amd64 metapackage.
+resolve_kpkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
+}
+kpkg=${EXITMON_VMTEST_KPKG:-$(resolve_kpkg)}
+if [ -z "$kpkg" ]; then
+	apt_update || true
+	kpkg=$(resolve_kpkg)
+fi
+if [ -z "$kpkg" ]; then
+	log "cannot resolve linux-image-amd64 to a versioned kernel package"
+	exit 2
+fi
+kver=${kpkg#linux-image-}          # e.g. 6.1.0-56-amd64
+kdir=$CACHE_ROOT/$kver
+
+# The cache is complete only once the stamp exists: an interrupted unpack
+# is redone, not trusted.
+if [ ! -e "$kdir/.complete" ]; then
+	log "fetching $kpkg into $kdir"
+	mkdir -p "$CACHE_ROOT"
+	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	(
+		cd "$tmp"
+		apt-get download -o APT::Sandbox::User=root "$kpkg" >&2 ||
+			{ apt_update && apt-get download -o APT::Sandbox::User=root "$kpkg" >&2; }
+	) || { log "apt-get download $kpkg failed"; exit 2; }
+	deb=$(ls "$tmp"/*.deb)
+	dpkg-deb -x "$deb" "$tmp/root"
+	out=$tmp/out
+	mkdir -p "$out/modules"
+	cp "$tmp/root/boot/vmlinuz-$kver" "$out/vmlinuz"
+	cp "$tmp/root/boot/config-$kver" "$out/config"
+	mdir=$tmp/root/lib/modules/$kver
+	[ -d "$mdir" ] || mdir=$tmp/root/usr/lib/modules/$kver
+	# Keep only what KVM needs, plus the module metadata so modinfo/depends
+	# work; full tree is ~0.5 GB, this is a few MB.
+	depmod -b "$tmp/root" "$kver" 2>/dev/null ||
+		depmod -b "$tmp/root/usr" "$kver" 2>/dev/null || true
+	want=(irqbypass kvm ccp kvm-amd kvm-intel)
+	declare -A seen=()
+	queue=("${want[@]}")
+	while [ "${#queue[@]}" -gt 0 ]; do
+		m=${queue[0]}
+		queue=("${queue[@]:1}")
+		mu=${m//-/_}
+		[ -n "${seen[$mu]:-}" ] && continue
+		seen[$mu]=1
+		f=$(find "$mdir/kernel" -name "$m.ko" -o -name "${mu}.ko" | head -n1)
+		if [ -z "$f" ]; then
+			f=$(find "$mdir/kernel" -name "${m//_/-}.ko" | head -n1)
+		fi
+		[ -n "$f" ] || { log "module $m not found in $kpkg"; exit 1; }
+		cp "$f" "$out/modules/$(basename "$f")"
+		deps=$(modinfo -F depends "$f" 2>/dev/null || true)
+		IFS=, read -r -a more <<<"$deps"
+		for d in "${more[@]}"; do [ -n "$d" ] && queue+=("$d"); done
+	done
+	echo "$kver" >"$out/version"
+	rm -rf "$kdir"
+	mv "$out" "$kdir"
+	touch "$kdir/.complete"
+	rm -rf "$tmp"
+	trap - EXIT
+	log "cached $(du -sh "$kdir" | cut -f1) in $kdir"
+fi
+echo "$kdir"

@@ -1,0 +1,15 @@
+# Nested-KVM test tier (tests/vm/README.md). Included by the top Makefile.
+VMM_BIN := $(BUILD)/vmtest/vmm
+
+.PHONY: vmm vmtest
+vmm: $(VMM_BIN)
+
+# Static: it runs inside a bare busybox initramfs with no libc of its own.
+$(VMM_BIN): tests/vm/vmm/vmm.c
+	@mkdir -p $(dir $@)
+	$(CC) -static -O2 -Wall -Wextra -pthread $< -o $@
+
+# run.sh builds exitmon and the VMM itself when missing; depending on
+# `exitmon` here keeps `make vmtest` from testing a stale binary.
+vmtest: exitmon $(VMM_BIN)
+	VMTEST_VMM=$(VMM_BIN) bash tests/vm/run.sh
