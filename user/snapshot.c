@@ -1,0 +1,915 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Snapshot files: struct em_snapshot <-> JSON (jansson), atomic save. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "snapshot.h"
+#include "reasons.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
+
+_Static_assert(EM_CNT__MAX == 7, "update counter_names and docs/snapshots.md");
+static const char *const counter_names[EM_CNT__MAX] = {
+	[EM_CNT_EXITS] = "exits",
+	[EM_CNT_FILTERED] = "filtered",
+	[EM_CNT_ENTRIES] = "entries",
+	[EM_CNT_UNPAIRED_ENTRY] = "unpaired_entries",
+	[EM_CNT_PENDING_FULL] = "pending_full",
+	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
+	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
+};
+
+struct ctx {
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct ctx *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err && c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err, c->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static int nomem(struct ctx *c)
+{
+	return fail(c, -ENOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------ */
+/* em_snapshot -> JSON                                                 */
+
+/* A JSON string of a fixed-size C buffer; bytes that are not valid UTF-8
+ * (a hostname from a misconfigured box) become '?' rather than failing. */
+static json_t *jstr(const char *buf, size_t size)
+{
+	size_t n = strnlen(buf, size), i;
+	json_t *j = json_stringn(buf, n);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = malloc(n + 1);
+	if (!copy)
+		return NULL;
+	for (i = 0; i < n; i++)
+		copy[i] = (unsigned char)buf[i] < 0x80 ? buf[i] : '?';
+	copy[n] = '\0';
+	j = json_stringn(copy, n);
+	free(copy);
+	return j;
+}
+
+/* "vmx"/"svm"; any other value (the collector's overflow row) as a number. */
+static json_t *jisa(uint32_t isa)
+{
+	const char *name = em_isa_name(isa);
+
+	return name ? json_string(name) : json_integer(isa);
+}
+
+static int set(json_t *o, const char *key, json_t *v, struct ctx *c)
+{
+	/* json_object_set_new() steals v even on failure and fails on NULL. */
+	return json_object_set_new(o, key, v) ? nomem(c) : 0;
+}
+
+static int set_u64(json_t *o, const char *key, uint64_t v, const char *where, struct ctx *c)
+{
+	if (v > INT64_MAX)
+		return fail(c, -EINVAL, "%s%s%s: value %" PRIu64 " is too large for the format (max 2^63-1)",
+			    where, *where ? "." : "", key, v);
+	return set(o, key, json_integer((json_int_t)v), c);
+}
+
+static int add_rfc3339(json_t *o, int64_t ns, struct ctx *c)
+{
+	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	char buf[64];
+	struct tm tm;
+	time_t t;
+	size_t n;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	/* Informational only: left out when it cannot be an RFC 3339 year. */
+	if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+		return 0;
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!n)
+		return 0;
+	snprintf(buf + n, sizeof(buf) - n, ".%09" PRId64 "Z", frac);
+	return set(o, "start", json_string(buf), c);
+}
+
+static int row_to_json(json_t *rows, const struct em_row *r, size_t i, struct ctx *c)
+{
+	json_t *o, *hist;
+	char where[32], name[64];
+	unsigned b;
+	int rc;
+
+	snprintf(where, sizeof(where), "rows[%zu]", i);
+	o = json_object();
+	if (json_array_append_new(rows, o))
+		return nomem(c);
+	if (em_isa_name(r->isa))
+		em_reason_name(r->isa, r->reason, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "OTHER");
+	if ((rc = set(o, "isa", jisa(r->isa), c)) ||
+	    (rc = set(o, "reason", json_integer(r->reason), c)) ||
+	    (rc = set(o, "name", json_string(name), c)) ||
+	    (rc = set(o, "tgid", json_integer(r->tgid), c)) ||
+	    (rc = set(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu), c)) ||
+	    (rc = set_u64(o, "count", r->st.count, where, c)) ||
+	    (rc = set_u64(o, "lat_count", r->st.lat_count, where, c)) ||
+	    (rc = set_u64(o, "lat_sum_ns", r->st.lat_sum, where, c)) ||
+	    (rc = set_u64(o, "lat_min_ns", r->st.lat_min, where, c)) ||
+	    (rc = set_u64(o, "lat_max_ns", r->st.lat_max, where, c)))
+		return rc;
+	hist = json_array();
+	if ((rc = set(o, "hist", hist, c)))
+		return rc;
+	for (b = 0; b < EM_HIST_BUCKETS; b++) {
+		json_t *pair;
+
+		if (!r->st.hist[b])
+			continue;
+		if (r->st.hist[b] > INT64_MAX)
+			return fail(c, -EINVAL, "%s.hist: bucket %u count %" PRIu64 " is too large for the format",
+				    where, b, (uint64_t)r->st.hist[b]);
+		pair = json_array();
+		if (json_array_append_new(hist, pair) ||
+		    json_array_append_new(pair, json_integer(b)) ||
+		    json_array_append_new(pair, json_integer((json_int_t)r->st.hist[b])))
+			return nomem(c);
+	}
+	return 0;
+}
+
+static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
+{
+	const struct em_meta *m = &s->meta;
+	json_t *root, *params, *filters, *reasons, *counters, *rows;
+	uint32_t i;
+	size_t r;
+	int rc;
+
+	*out = NULL;
+	if (m->nparams > EM_MAX_PARAMS)
+		return fail(c, -EINVAL, "kvm_params: %" PRIu32 " parameters (max %d)", m->nparams, EM_MAX_PARAMS);
+	if (m->filters.nreasons > EM_MAX_FILTER_REASONS)
+		return fail(c, -EINVAL, "filters.reasons: %" PRIu32 " reasons (max %d)", m->filters.nreasons,
+			    EM_MAX_FILTER_REASONS);
+	if (m->filters.vcpu < -1 || m->filters.vcpu >= (int64_t)EM_ANY_VCPU)
+		return fail(c, -EINVAL, "filters.vcpu: %" PRId64 " out of range", m->filters.vcpu);
+
+	root = json_object();
+	if (!root)
+		return nomem(c);
+	if ((rc = set(root, "format", json_string(EM_SNAPSHOT_FORMAT), c)) ||
+	    (rc = set(root, "version", json_integer(EM_FORMAT_VERSION), c)) ||
+	    (rc = set(root, "exitmon_version", jstr(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
+	    (rc = set(root, "hostname", jstr(m->hostname, sizeof(m->hostname)), c)) ||
+	    (rc = set(root, "kernel", jstr(m->kernel, sizeof(m->kernel)), c)) ||
+	    (rc = set(root, "cpu_vendor", jstr(m->cpu_vendor, sizeof(m->cpu_vendor)), c)) ||
+	    (rc = set(root, "cpu_model", jstr(m->cpu_model, sizeof(m->cpu_model)), c)) ||
+	    (rc = set(root, "isa", jisa(m->isa), c)) ||
+	    (rc = set(root, "kvm_params", json_object(), c)) ||
+	    (rc = add_rfc3339(root, m->start_ns, c)) ||
+	    (rc = set(root, "start_ns", json_integer(m->start_ns), c)) ||
+	    (rc = set_u64(root, "duration_ns", m->duration_ns, "", c)) ||
+	    (rc = set(root, "filters", json_object(), c)) ||
+	    (rc = set(root, "counters", json_object(), c)) ||
+	    (rc = set(root, "rows", json_array(), c)))
+		goto out;
+	params = json_object_get(root, "kvm_params");
+	filters = json_object_get(root, "filters");
+	counters = json_object_get(root, "counters");
+	rows = json_object_get(root, "rows");
+
+	for (i = 0; i < m->nparams; i++) {
+		const struct em_param *p = &m->params[i];
+		json_t *name = jstr(p->name, sizeof(p->name));
+
+		if (!name) {
+			rc = nomem(c);
+			goto out;
+		}
+		if (json_object_get(params, json_string_value(name))) {
+			rc = fail(c, -EINVAL, "kvm_params: duplicate parameter \"%s\"", json_string_value(name));
+			json_decref(name);
+			goto out;
+		}
+		rc = set(params, json_string_value(name), jstr(p->value, sizeof(p->value)), c);
+		json_decref(name);
+		if (rc)
+			goto out;
+	}
+
+	if ((rc = set(filters, "reasons", json_array(), c)))
+		goto out;
+	reasons = json_object_get(filters, "reasons");
+	for (i = 0; i < m->filters.nreasons; i++)
+		if (json_array_append_new(reasons, json_integer(m->filters.reasons[i]))) {
+			rc = nomem(c);
+			goto out;
+		}
+	if ((rc = set(filters, "pid", json_integer(m->filters.pid), c)) ||
+	    (rc = set(filters, "vcpu", json_integer(m->filters.vcpu), c)) ||
+	    (rc = set(filters, "per_vm", json_boolean(m->filters.per_vm), c)) ||
+	    (rc = set(filters, "per_vcpu", json_boolean(m->filters.per_vcpu), c)))
+		goto out;
+
+	for (i = 0; i < EM_CNT__MAX; i++)
+		if ((rc = set_u64(counters, counter_names[i], s->counters[i], "counters", c)))
+			goto out;
+
+	for (r = 0; r < s->nrows; r++)
+		if ((rc = row_to_json(rows, &s->rows[r], r, c)))
+			goto out;
+	*out = root;
+	return 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+json_t *em_snapshot_to_json(const struct em_snapshot *s, char *err, size_t errlen)
+{
+	struct ctx c = { err, errlen };
+	json_t *root;
+
+	to_json(s, &root, &c);
+	return root;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON -> em_snapshot, with validation                                */
+
+static const char *jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
+/* "where.key", or "key" at the top level. */
+#define LOC(where, key) (where), (*(where) ? "." : ""), (key)
+
+static int get(const json_t *o, const char *where, const char *key, json_type type,
+	       const char *want, json_t **out, struct ctx *c)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return fail(c, -EINVAL, "%s%smissing field \"%s\"", where, *where ? ": " : "", key);
+	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
+		return fail(c, -EINVAL, "%s%s%s: expected %s, got %s", LOC(where, key), want, jtype(v));
+	*out = v;
+	return 0;
+}
+
+/* An integer in [lo, hi] (JSON numbers with a fraction or exponent are reals). */
+static int int_range(const json_t *v, const char *where, const char *key, int64_t lo, int64_t hi,
+		     int64_t *out, struct ctx *c)
+{
+	json_int_t x;
+
+	if (!json_is_integer(v))
+		return fail(c, -EINVAL, "%s%s%s: expected an integer, got %s", LOC(where, key), jtype(v));
+	x = json_integer_value(v);
+	if (x < 0 && lo >= 0)
+		return fail(c, -EINVAL, "%s%s%s: negative value %" PRId64, LOC(where, key), (int64_t)x);
+	if (x < lo || x > hi)
+		return fail(c, -EINVAL, "%s%s%s: %" PRId64 " out of range (%" PRId64 "..%" PRId64 ")",
+			    LOC(where, key), (int64_t)x, lo, hi);
+	*out = x;
+	return 0;
+}
+
+static int get_int(const json_t *o, const char *where, const char *key, int64_t lo, int64_t hi,
+		   int64_t *out, struct ctx *c)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return fail(c, -EINVAL, "%s%smissing field \"%s\"", where, *where ? ": " : "", key);
+	return int_range(v, where, key, lo, hi, out, c);
+}
+
+static int get_u64(const json_t *o, const char *where, const char *key, uint64_t *out, struct ctx *c)
+{
+	int64_t x;
+	int rc = get_int(o, where, key, 0, INT64_MAX, &x, c);
+
+	if (!rc)
+		*out = (uint64_t)x;
+	return rc;
+}
+
+static int get_u32(const json_t *o, const char *where, const char *key, uint32_t *out, struct ctx *c)
+{
+	int64_t x;
+	int rc = get_int(o, where, key, 0, UINT32_MAX, &x, c);
+
+	if (!rc)
+		*out = (uint32_t)x;
+	return rc;
+}
+
+/* -1 -> EM_ANY_VCPU, else a vCPU id. */
+static int get_vcpu(const json_t *o, const char *where, int64_t *out, struct ctx *c)
+{
+	return get_int(o, where, "vcpu", -1, (int64_t)EM_ANY_VCPU - 1, out, c);
+}
+
+static int copy_str(const json_t *v, const char *where, const char *key, char *buf, size_t size,
+		    struct ctx *c)
+{
+	size_t n = json_string_length(v);
+
+	if (n >= size)
+		return fail(c, -EINVAL, "%s%s%s: string too long (%zu bytes, max %zu)", LOC(where, key), n,
+			    size - 1);
+	if (memchr(json_string_value(v), '\0', n))
+		return fail(c, -EINVAL, "%s%s%s: string contains a NUL character", LOC(where, key));
+	memcpy(buf, json_string_value(v), n);
+	buf[n] = '\0';
+	return 0;
+}
+
+static int get_str(const json_t *o, const char *where, const char *key, char *buf, size_t size,
+		   struct ctx *c)
+{
+	json_t *v = NULL;
+	int rc = get(o, where, key, JSON_STRING, "a string", &v, c);
+
+	return rc ? rc : copy_str(v, where, key, buf, size, c);
+}
+
+/*
+ * "vmx" or "svm" exactly (not the CLI's "intel"/"VMX" spellings), or a
+ * number for any other value (never 1 or 2: those have a name).
+ */
+static int get_isa(const json_t *o, const char *where, uint32_t *isa, struct ctx *c)
+{
+	json_t *v = json_object_get(o, "isa");
+	const char *name;
+	int64_t x;
+
+	if (!v)
+		return fail(c, -EINVAL, "%s%smissing field \"isa\"", where, *where ? ": " : "");
+	if (json_is_integer(v)) {
+		x = json_integer_value(v);
+		if (x < 0 || x > UINT32_MAX || em_isa_name((uint32_t)x))
+			return fail(c, -EINVAL, "%s%sisa: %" PRId64 " is not valid here (write \"vmx\" or \"svm\")",
+				    where, *where ? "." : "", x);
+		*isa = (uint32_t)x;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(c, -EINVAL, "%s%sisa: expected \"vmx\" or \"svm\", got %s", where, *where ? "." : "",
+			    jtype(v));
+	*isa = em_isa_from_name(json_string_value(v));
+	name = em_isa_name(*isa);
+	if (!name || strcmp(name, json_string_value(v)) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return fail(c, -EINVAL, "%s%sisa: unknown isa \"%.32s\" (expected vmx or svm)", where,
+			    *where ? "." : "", json_string_value(v));
+	return 0;
+}
+
+static int parse_params(const json_t *root, struct em_meta *m, struct ctx *c)
+{
+	const char *name;
+	json_t *obj = NULL, *v;
+	int rc = get(root, "", "kvm_params", JSON_OBJECT, "an object", &obj, c);
+
+	if (rc)
+		return rc;
+	if (json_object_size(obj) > EM_MAX_PARAMS)
+		return fail(c, -EINVAL, "kvm_params: %zu parameters (max %d)", json_object_size(obj),
+			    EM_MAX_PARAMS);
+	json_object_foreach(obj, name, v) {
+		struct em_param *p = &m->params[m->nparams];
+		size_t n = strlen(name);
+
+		if (n >= sizeof(p->name))
+			return fail(c, -EINVAL, "kvm_params: parameter name \"%.32s...\" too long (max %zu bytes)",
+				    name, sizeof(p->name) - 1);
+		if (!json_is_string(v))
+			return fail(c, -EINVAL, "kvm_params.%s: expected a string, got %s", name, jtype(v));
+		memcpy(p->name, name, n + 1);
+		if ((rc = copy_str(v, "kvm_params", name, p->value, sizeof(p->value), c)))
+			return rc;
+		m->nparams++;
+	}
+	return 0;
+}
+
+static int parse_filters(const json_t *root, struct em_filters *f, struct ctx *c)
+{
+	json_t *obj = NULL, *reasons = NULL, *v = NULL;
+	int64_t x;
+	size_t i;
+	int rc;
+
+	if ((rc = get(root, "", "filters", JSON_OBJECT, "an object", &obj, c)) ||
+	    (rc = get(obj, "filters", "reasons", JSON_ARRAY, "an array", &reasons, c)))
+		return rc;
+	if (json_array_size(reasons) > EM_MAX_FILTER_REASONS)
+		return fail(c, -EINVAL, "filters.reasons: %zu reasons (max %d)", json_array_size(reasons),
+			    EM_MAX_FILTER_REASONS);
+	json_array_foreach(reasons, i, v) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "reasons[%zu]", i);
+		if ((rc = int_range(v, "filters", key, 0, UINT32_MAX, &x, c)))
+			return rc;
+		f->reasons[f->nreasons++] = (uint32_t)x;
+	}
+	if ((rc = get_u32(obj, "filters", "pid", &f->pid, c)) ||
+	    (rc = get_vcpu(obj, "filters", &f->vcpu, c)) ||
+	    (rc = get(obj, "filters", "per_vm", JSON_TRUE, "a boolean", &v, c)))
+		return rc;
+	f->per_vm = json_is_true(v);
+	if ((rc = get(obj, "filters", "per_vcpu", JSON_TRUE, "a boolean", &v, c)))
+		return rc;
+	f->per_vcpu = json_is_true(v);
+	return 0;
+}
+
+static int parse_hist(const json_t *row, const char *where, struct em_stats *st, struct ctx *c)
+{
+	uint64_t sum = 0;
+	int64_t prev = -1;
+	json_t *hist = NULL, *pair;
+	size_t i;
+	int rc = get(row, where, "hist", JSON_ARRAY, "an array of [bucket, count] pairs", &hist, c);
+
+	if (rc)
+		return rc;
+	json_array_foreach(hist, i, pair) {
+		char key[32];
+		int64_t b, n;
+
+		snprintf(key, sizeof(key), "hist[%zu]", i);
+		if (!json_is_array(pair) || json_array_size(pair) != 2)
+			return fail(c, -EINVAL, "%s.%s: expected a [bucket, count] pair, got %s", where, key,
+				    json_is_array(pair) ? "an array of another length" : jtype(pair));
+		if (!json_is_integer(json_array_get(pair, 0)))
+			return fail(c, -EINVAL, "%s.%s: bucket index is %s, expected an integer", where, key,
+				    jtype(json_array_get(pair, 0)));
+		b = json_integer_value(json_array_get(pair, 0));
+		if (b < 0 || b >= EM_HIST_BUCKETS)
+			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " out of range (0..%d)", where, key, b,
+				    EM_HIST_BUCKETS - 1);
+		if (b <= prev)
+			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " %s", where, key, b,
+				    b == prev ? "appears twice" : "out of order (buckets must increase)");
+		prev = b;
+		if ((rc = int_range(json_array_get(pair, 1), where, key, 0, INT64_MAX, &n, c)))
+			return rc;
+		if (__builtin_add_overflow(sum, (uint64_t)n, &sum))
+			return fail(c, -EINVAL, "%s.hist: bucket counts overflow", where);
+		st->hist[b] = (uint64_t)n;
+	}
+	if (sum != st->lat_count)
+		return fail(c, -EINVAL, "%s.hist: buckets sum to %" PRIu64 " but lat_count is %" PRIu64, where, sum,
+			    (uint64_t)st->lat_count);
+	return 0;
+}
+
+static int parse_row(const json_t *o, size_t i, struct em_row *r, struct ctx *c)
+{
+	struct em_stats *st = &r->st;
+	char where[32];
+	int64_t vcpu;
+	uint64_t v[5];
+	int rc;
+
+	snprintf(where, sizeof(where), "rows[%zu]", i);
+	if (!json_is_object(o))
+		return fail(c, -EINVAL, "%s: expected an object, got %s", where, jtype(o));
+	if ((rc = get_isa(o, where, &r->isa, c)) ||
+	    (rc = get_u32(o, where, "reason", &r->reason, c)) ||
+	    (rc = get_u32(o, where, "tgid", &r->tgid, c)) ||
+	    (rc = get_vcpu(o, where, &vcpu, c)) ||
+	    (rc = get_u64(o, where, "count", &v[0], c)) ||
+	    (rc = get_u64(o, where, "lat_count", &v[1], c)) ||
+	    (rc = get_u64(o, where, "lat_sum_ns", &v[2], c)) ||
+	    (rc = get_u64(o, where, "lat_min_ns", &v[3], c)) ||
+	    (rc = get_u64(o, where, "lat_max_ns", &v[4], c)))
+		return rc;
+	r->vcpu = vcpu < 0 ? EM_ANY_VCPU : (uint32_t)vcpu;
+	st->count = v[0];
+	st->lat_count = v[1];
+	st->lat_sum = v[2];
+	st->lat_min = v[3];
+	st->lat_max = v[4];
+	if (st->lat_count > st->count)
+		return fail(c, -EINVAL, "%s: lat_count %" PRIu64 " exceeds count %" PRIu64, where, v[1], v[0]);
+	if (st->lat_count && st->lat_min > st->lat_max)
+		return fail(c, -EINVAL, "%s: lat_min_ns %" PRIu64 " exceeds lat_max_ns %" PRIu64, where, v[3],
+			    v[4]);
+	return parse_hist(o, where, st, c);
+}
+
+struct rowkey {
+	uint32_t isa, reason, tgid, vcpu;
+	size_t idx;
+};
+
+static int cmp_rowkey(const void *pa, const void *pb)
+{
+	const struct rowkey *a = pa, *b = pb;
+
+	if (a->isa != b->isa)
+		return a->isa < b->isa ? -1 : 1;
+	if (a->reason != b->reason)
+		return a->reason < b->reason ? -1 : 1;
+	if (a->tgid != b->tgid)
+		return a->tgid < b->tgid ? -1 : 1;
+	if (a->vcpu != b->vcpu)
+		return a->vcpu < b->vcpu ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int check_duplicates(const struct em_snapshot *s, struct ctx *c)
+{
+	struct rowkey *k;
+	size_t i;
+	int rc = 0;
+
+	if (s->nrows < 2)
+		return 0;
+	k = malloc(s->nrows * sizeof(*k));
+	if (!k)
+		return nomem(c);
+	for (i = 0; i < s->nrows; i++) {
+		const struct em_row *r = &s->rows[i];
+
+		k[i] = (struct rowkey){ r->isa, r->reason, r->tgid, r->vcpu, i };
+	}
+	qsort(k, s->nrows, sizeof(*k), cmp_rowkey);
+	for (i = 1; i < s->nrows; i++) {
+		const struct rowkey *a = &k[i - 1], *b = &k[i];
+
+		if (a->isa == b->isa && a->reason == b->reason && a->tgid == b->tgid && a->vcpu == b->vcpu) {
+			rc = fail(c, -EINVAL,
+				  "rows[%zu]: duplicate of rows[%zu] (isa %s, reason %" PRIu32 ", tgid %" PRIu32
+				  ", vcpu %" PRId64 ")",
+				  b->idx, a->idx, em_isa_name(a->isa) ?: "other", a->reason, a->tgid,
+				  a->vcpu == EM_ANY_VCPU ? -1 : (int64_t)a->vcpu);
+			break;
+		}
+	}
+	free(k);
+	return rc;
+}
+
+static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
+{
+	struct em_meta *m = &s->meta;
+	json_t *v, *counters = NULL, *rows = NULL;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(root))
+		return fail(c, -EINVAL, "not an exitmon snapshot: the document is %s, expected an object",
+			    jtype(root));
+	v = json_object_get(root, "format");
+	if (!v)
+		return fail(c, -EINVAL, "not an exitmon snapshot: no \"format\" field");
+	if (!json_is_string(v) || strcmp(json_string_value(v), EM_SNAPSHOT_FORMAT) ||
+	    json_string_length(v) != strlen(EM_SNAPSHOT_FORMAT))
+		return fail(c, -EINVAL, "not an exitmon snapshot: \"format\" is %s%.40s%s, expected \"%s\"",
+			    json_is_string(v) ? "\"" : jtype(v), json_is_string(v) ? json_string_value(v) : "",
+			    json_is_string(v) ? "\"" : "", EM_SNAPSHOT_FORMAT);
+	v = json_object_get(root, "version");
+	if (!v)
+		return fail(c, -EINVAL, "missing field \"version\"");
+	if (!json_is_integer(v))
+		return fail(c, -EINVAL, "version: expected an integer, got %s", jtype(v));
+	if (json_integer_value(v) != EM_FORMAT_VERSION)
+		return fail(c, -EINVAL, "unsupported snapshot format version %" PRId64 " (this exitmon reads version %d%s)",
+			    (int64_t)json_integer_value(v), EM_FORMAT_VERSION,
+			    json_integer_value(v) > EM_FORMAT_VERSION ? "; it was written by a newer exitmon" : "");
+
+	if ((rc = get_str(root, "", "exitmon_version", m->exitmon_version, sizeof(m->exitmon_version), c)) ||
+	    (rc = get_str(root, "", "hostname", m->hostname, sizeof(m->hostname), c)) ||
+	    (rc = get_str(root, "", "kernel", m->kernel, sizeof(m->kernel), c)) ||
+	    (rc = get_str(root, "", "cpu_vendor", m->cpu_vendor, sizeof(m->cpu_vendor), c)) ||
+	    (rc = get_str(root, "", "cpu_model", m->cpu_model, sizeof(m->cpu_model), c)) ||
+	    (rc = get_isa(root, "", &m->isa, c)) ||
+	    (rc = parse_params(root, m, c)) ||
+	    (rc = get_int(root, "", "start_ns", INT64_MIN, INT64_MAX, &m->start_ns, c)) ||
+	    (rc = get_u64(root, "", "duration_ns", &m->duration_ns, c)) ||
+	    (rc = parse_filters(root, &m->filters, c)) ||
+	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
+		return rc;
+	for (i = 0; i < EM_CNT__MAX; i++)
+		if ((rc = get_u64(counters, "counters", counter_names[i], &s->counters[i], c)))
+			return rc;
+
+	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
+		return rc;
+	if (json_array_size(rows)) {
+		s->rows = calloc(json_array_size(rows), sizeof(*s->rows));
+		if (!s->rows)
+			return nomem(c);
+		s->cap = json_array_size(rows);
+	}
+	json_array_foreach(rows, i, v) {
+		if ((rc = parse_row(v, i, &s->rows[i], c)))
+			return rc;
+		s->nrows++;
+	}
+	return check_duplicates(s, c);
+}
+
+static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+{
+	json_error_t je;
+	json_t *root;
+	int rc;
+
+	em_snapshot_init(s);
+	if (len == 0)
+		return fail(c, -EINVAL, "empty file, not a snapshot");
+	if (len > EM_SNAPSHOT_MAX_BYTES)
+		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (!root) {
+		/* jansson's words when the input stops in the middle of a value */
+		bool at_end = strstr(je.text, "near end of file") || strstr(je.text, "premature end of input");
+
+		return fail(c, -EINVAL, "%s: %s (line %d, column %d)",
+			    at_end ? "truncated JSON" : "invalid JSON", je.text, je.line, je.column);
+	}
+	rc = from_json(root, s, c);
+	json_decref(root);
+	if (rc) {
+		em_snapshot_free(s);
+		em_snapshot_init(s);
+	}
+	return rc;
+}
+
+int em_snapshot_parse(const char *buf, size_t len, struct em_snapshot *s, char *err, size_t errlen)
+{
+	struct ctx c = { err, errlen };
+
+	return parse(buf, len, s, &c);
+}
+
+int em_snapshot_load(const char *path, struct em_snapshot *s, char *err, size_t errlen)
+{
+	struct ctx c = { err, errlen };
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	struct stat st;
+	int fd, rc;
+
+	em_snapshot_init(s);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(&c, -errno, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		return fail(&c, -EISDIR, "is a directory, not a snapshot file");
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 64 * 1024;
+			char *nb;
+
+			if (cap > EM_SNAPSHOT_MAX_BYTES) {
+				rc = fail(&c, -EFBIG, "too large for a snapshot (more than %u bytes)",
+					  EM_SNAPSHOT_MAX_BYTES);
+				goto out;
+			}
+			nb = realloc(buf, ncap);
+			if (!nb) {
+				rc = nomem(&c);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = fail(&c, -errno, "read error: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	rc = parse(buf, len, s, &c);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Atomic save                                                         */
+
+static int fsync_dir(const char *dir, struct ctx *c)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return fail(c, -errno, "saved, but cannot open directory %s to sync it: %s", dir, strerror(errno));
+	/* Some file systems do not sync directories (EINVAL); nothing to do then. */
+	if (fsync(fd) && errno != EINVAL)
+		rc = fail(c, -errno, "saved, but syncing directory %s failed: %s", dir, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Moves tmp to path; without force never replaces an existing path. */
+static int publish(const char *tmp, const char *path, bool force, struct ctx *c)
+{
+	if (force) {
+		if (rename(tmp, path))
+			return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
+		return 0;
+	}
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		goto err;
+	/* No RENAME_NOREPLACE here: link() also fails if path exists. */
+	if (link(tmp, path) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+		goto err;
+	/* Neither (e.g. vfat): best effort, a racing writer could slip in. */
+	if (access(path, F_OK) == 0) {
+		errno = EEXIST;
+		goto err;
+	}
+	if (rename(tmp, path) == 0)
+		return 0;
+err:
+	if (errno == EEXIST)
+		return fail(c, -EEXIST, "already exists (not overwriting it without force)");
+	return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
+}
+
+static int write_all(int fd, const char *text, const char *tmp, struct ctx *c)
+{
+	FILE *f = fdopen(fd, "w");
+	int rc = 0;
+
+	if (!f) {
+		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f))
+		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
+	else if (fsync(fileno(f)))
+		rc = fail(c, -errno, "cannot sync %s: %s", tmp, strerror(errno));
+	if (fclose(f) && !rc)
+		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
+	return rc;
+}
+
+int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, char *err, size_t errlen)
+{
+	struct ctx c = { err, errlen };
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int dirlen = slash ? (int)(slash - path) + 1 : 0;
+	char *text = NULL, *tmp = NULL, *dir = NULL;
+	bool tmp_exists = false;
+	json_t *root;
+	int fd, rc;
+
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return fail(&c, -EINVAL, "not a file name");
+	if (!force && access(path, F_OK) == 0) /* early and friendly; publish() is the real check */
+		return fail(&c, -EEXIST, "already exists (not overwriting it without force)");
+	if ((rc = to_json(s, &root, &c)))
+		return rc;
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text)
+		return nomem(&c);
+	if (asprintf(&tmp, "%.*s.%s.tmp-XXXXXX", dirlen, path, base) < 0 ||
+	    asprintf(&dir, "%.*s", dirlen ? dirlen : 1, dirlen ? path : ".") < 0) {
+		tmp = dir = NULL;
+		rc = nomem(&c);
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = fail(&c, -errno, "cannot create a temporary file in %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	tmp_exists = true;
+	if (fchmod(fd, 0644)) {
+		rc = fail(&c, -errno, "cannot chmod %s: %s", tmp, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	if ((rc = write_all(fd, text, tmp, &c)))
+		goto out;
+	if (em_snapshot_save_hook && (rc = em_snapshot_save_hook(tmp, path))) {
+		rc = rc < 0 ? rc : -EIO;
+		fail(&c, rc, "cannot rename the temporary file into place: %s (simulated)", strerror(-rc));
+		goto out;
+	}
+	if ((rc = publish(tmp, path, force, &c)))
+		goto out;
+	tmp_exists = false;
+	rc = fsync_dir(dir, &c);
+out:
+	if (tmp_exists)
+		unlink(tmp);
+	free(text);
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+
+bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
+{
+	const struct em_meta *x = &a->meta, *y = &b->meta;
+	uint32_t i;
+	size_t r;
+
+#define SEQ(f) (strncmp(x->f, y->f, sizeof(x->f)) == 0)
+	if (!SEQ(exitmon_version) || !SEQ(hostname) || !SEQ(kernel) || !SEQ(cpu_vendor) || !SEQ(cpu_model))
+		return false;
+#undef SEQ
+	if (x->isa != y->isa || x->nparams != y->nparams || x->start_ns != y->start_ns ||
+	    x->duration_ns != y->duration_ns || x->nparams > EM_MAX_PARAMS)
+		return false;
+	for (i = 0; i < x->nparams; i++)
+		if (strncmp(x->params[i].name, y->params[i].name, sizeof(x->params[i].name)) ||
+		    strncmp(x->params[i].value, y->params[i].value, sizeof(x->params[i].value)))
+			return false;
+	if (x->filters.nreasons != y->filters.nreasons || x->filters.nreasons > EM_MAX_FILTER_REASONS ||
+	    memcmp(x->filters.reasons, y->filters.reasons, x->filters.nreasons * sizeof(uint32_t)) ||
+	    x->filters.pid != y->filters.pid || x->filters.vcpu != y->filters.vcpu ||
+	    x->filters.per_vm != y->filters.per_vm || x->filters.per_vcpu != y->filters.per_vcpu)
+		return false;
+	if (memcmp(a->counters, b->counters, sizeof(a->counters)) || a->nrows != b->nrows)
+		return false;
+	for (r = 0; r < a->nrows; r++) {
+		const struct em_row *p = &a->rows[r], *q = &b->rows[r];
+
+		if (p->isa != q->isa || p->reason != q->reason || p->tgid != q->tgid || p->vcpu != q->vcpu ||
+		    p->st.count != q->st.count || p->st.lat_count != q->st.lat_count ||
+		    p->st.lat_sum != q->st.lat_sum || p->st.lat_min != q->st.lat_min ||
+		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))
+			return false;
+	}
+	return true;
+}
