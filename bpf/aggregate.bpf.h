@@ -87,15 +87,18 @@ static __always_inline bool em_target_ok(__u32 tgid, __u32 vcpu)
 
 static __always_inline bool em_reason_ok(__u32 isa, __u32 reason)
 {
-	__u32 slot;
+	__u32 slot, word;
 
 	if (!filter_reasons_on)
 		return true;
 	/* VMX flag bits (e.g. FAILED_VMENTRY) do not change the reason asked for. */
 	slot = em_slot(isa, isa == EM_ISA_VMX ? reason & EM_VMX_BASIC_MASK : reason);
-	if (slot >= EM_NSLOTS)
+	word = slot / 64;
+	/* keep clang from folding the bound check away from the index */
+	asm volatile("" : "+r"(word));
+	if (word >= EM_FILTER_WORDS)
 		return false;
-	return filter_reasons[slot / 64] & (1ULL << (slot % 64));
+	return (filter_reasons[word] >> (slot % 64)) & 1;
 }
 
 static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *key)
