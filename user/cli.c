@@ -192,7 +192,7 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 	}
 
 	/* getopt_long on the arguments after the command word */
-	optind = 1;
+	optind = 0; /* glibc: 0 also resets getopt's internal state for repeated calls */
 	opterr = 0;
 	argv += first - 1;
 	argc -= first - 1;

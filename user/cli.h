@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "model.h"
 
 /* Exit statuses, documented in -h and README. */

@@ -47,6 +47,8 @@ uint64_t em_hist_percentile(const struct em_stats *st, double p)
 	rank = (uint64_t)ceil(p / 100.0 * (double)total);
 	if (rank < 1)
 		rank = 1;
+	if (rank >= total && st->lat_count)
+		return st->lat_max; /* the top rank is the exact maximum */
 	for (b = 0; b < EM_HIST_BUCKETS; b++) {
 		seen += st->hist[b];
 		if (seen >= rank)

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Histogram bucket math and percentiles (bpf/exitmon.h + user/hist.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include "hist.h"
+
+static void test_bucket_edges(void **state)
+{
+	(void)state;
+	assert_int_equal(em_hist_bucket(0), 0);
+	assert_int_equal(em_hist_bucket(1), 1);
+	assert_int_equal(em_hist_bucket(7), 7);
+	assert_int_equal(em_hist_bucket(8), 8);
+	assert_int_equal(em_hist_bucket(15), 15);
+	assert_int_equal(em_hist_bucket(16), 16);
+	assert_int_equal(em_hist_bucket(17), 16);
+	assert_int_equal(em_hist_bucket(18), 17);
+	assert_int_equal(em_hist_bucket(31), 23);
+	assert_int_equal(em_hist_bucket(32), 24);
+	assert_int_equal(em_hist_bucket(1024), 64);
+	assert_int_equal(em_hist_bucket((1ULL << 36) - 1), EM_HIST_BUCKETS - 2);
+	assert_int_equal(em_hist_bucket(1ULL << 36), EM_HIST_BUCKETS - 1);
+	assert_int_equal(em_hist_bucket(UINT64_MAX), EM_HIST_BUCKETS - 1);
+}
+
+static void test_log2(void **state)
+{
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 64; i++) {
+		assert_int_equal(em_log2(1ULL << i), i);
+		if (i > 1)
+			assert_int_equal(em_log2((1ULL << i) - 1), i - 1);
+	}
+	assert_int_equal(em_log2(UINT64_MAX), 63);
+}
+
+/* Every power of two starts a bucket; bounds invert the mapping exactly. */
+static void test_bounds_invert_buckets(void **state)
+{
+	uint32_t b;
+
+	(void)state;
+	for (b = 0; b < EM_HIST_BUCKETS; b++) {
+		uint64_t lo = em_hist_lower(b), hi = em_hist_upper(b);
+
+		assert_int_equal(em_hist_bucket(lo), b);
+		assert_int_equal(em_hist_bucket(hi), b);
+		if (b + 1 < EM_HIST_BUCKETS)
+			assert_int_equal(em_hist_lower(b + 1), hi + 1);
+		/* the promise: width at most 1/8 of the lower bound (12.5 %) */
+		if (lo >= EM_HIST_SUB && b + 1 < EM_HIST_BUCKETS)
+			assert_true((hi - lo + 1) * EM_HIST_SUB <= lo);
+	}
+	for (b = 0; b < 64; b++) {
+		uint32_t k = em_hist_bucket(1ULL << b);
+
+		assert_int_equal(em_hist_lower(k), b < EM_HIST_MAX_LOG2 ? 1ULL << b : 1ULL << EM_HIST_MAX_LOG2);
+	}
+}
+
+static void add(struct em_stats *st, uint64_t v, uint64_t n)
+{
+	if (!st->lat_count || v < st->lat_min)
+		st->lat_min = v;
+	if (v > st->lat_max)
+		st->lat_max = v;
+	st->lat_count += n;
+	st->lat_sum += v * n;
+	st->hist[em_hist_bucket(v)] += n;
+}
+
+static void test_percentiles(void **state)
+{
+	struct em_stats st;
+	uint64_t v;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(em_hist_percentile(&st, 50), 0);
+
+	/* exact below 8 ns */
+	add(&st, 3, 1);
+	assert_int_equal(em_hist_percentile(&st, 50), 3);
+	assert_int_equal(em_hist_percentile(&st, 99), 3);
+
+	/* 90 values of 1000 ns and 10 of 100000 ns */
+	memset(&st, 0, sizeof(st));
+	add(&st, 1000, 90);
+	add(&st, 100000, 10);
+	v = em_hist_percentile(&st, 50);
+	assert_true(v >= 1000 * 0.94 && v <= 1000 * 1.07);
+	v = em_hist_percentile(&st, 90);
+	assert_true(v >= 1000 * 0.94 && v <= 1000 * 1.07);
+	v = em_hist_percentile(&st, 91);
+	assert_true(v >= 100000 * 0.94 && v <= 100000 * 1.07);
+	/* the top rank is clamped to the exact max */
+	assert_int_equal(em_hist_percentile(&st, 100), 100000);
+
+	/* a single huge value in the open-ended bucket reads back as the max */
+	memset(&st, 0, sizeof(st));
+	add(&st, UINT64_MAX, 1);
+	assert_int_equal(em_hist_percentile(&st, 99), UINT64_MAX);
+}
+
+/* Every value from 8 to 2^20: percentile of a one-value histogram within 1/16. */
+static void test_relative_error(void **state)
+{
+	struct em_stats st;
+	uint64_t v, worst_num = 0, worst_den = 1;
+
+	(void)state;
+	for (v = 8; v < (1 << 20); v += v / 64 + 1) {
+		uint64_t p, err;
+
+		memset(&st, 0, sizeof(st));
+		st.hist[em_hist_bucket(v)] = 2; /* two, so p50 is not the top rank */
+		st.lat_count = 2;
+		st.lat_min = 0;
+		st.lat_max = UINT64_MAX; /* no clamping: the bucket alone */
+		p = em_hist_percentile(&st, 50);
+		err = p > v ? p - v : v - p;
+		if (err * worst_den > worst_num * v) {
+			worst_num = err;
+			worst_den = v;
+		}
+	}
+	assert_true(worst_num * 16 <= worst_den);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bucket_edges),
+		cmocka_unit_test(test_log2),
+		cmocka_unit_test(test_bounds_invert_buckets),
+		cmocka_unit_test(test_percentiles),
+		cmocka_unit_test(test_relative_error),
+	};
+	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);
+}

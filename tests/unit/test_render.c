@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/* Table and JSON rendering (user/render.c) of hand-built views. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hist.h"
+#include "render.h"
+
+static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint64_t count,
+		uint64_t lat, uint64_t nlat)
+{
+	struct em_row *r = em_snapshot_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU);
+
+	assert_non_null(r);
+	r->st.count += count;
+	if (nlat) {
+		r->st.lat_min = lat;
+		r->st.lat_max = lat;
+		r->st.lat_count += nlat;
+		r->st.lat_sum += lat * nlat;
+		r->st.hist[em_hist_bucket(lat)] += nlat;
+	}
+}
+
+static char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	em_render_table(f, s, ctx);
+	fclose(f);
+	return buf;
+}
+
+static void sample(struct em_snapshot *s)
+{
+	em_snapshot_init(s);
+	s->meta.isa = EM_ISA_SVM;
+	add(s, EM_ISA_SVM, 0x72, 900, 2000, 900);        /* CPUID, 2 us */
+	add(s, EM_ISA_SVM, 0x7b, 99, 4000, 99);          /* IOIO, 4 us */
+	add(s, EM_ISA_SVM, 0x78, 1, 5000000000ULL, 1);   /* HLT, 5 s idle */
+}
+
+static void test_table(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "final", .period_s = 2.0, .elapsed_s = 2.0 };
+	char *t, *cpuid, *io, *hlt, *total;
+
+	(void)state;
+	sample(&s);
+	t = render_table(&s, &ctx);
+	cpuid = strstr(t, "0x72 CPUID");
+	io = strstr(t, "0x7b IOIO");
+	hlt = strstr(t, "0x78 HLT *");
+	total = strstr(t, "TOTAL (latency excl. *)");
+	assert_non_null(cpuid);
+	assert_non_null(io);
+	assert_non_null(hlt);
+	assert_non_null(total);
+	assert_true(cpuid < io && io < hlt && hlt < total); /* by count, then the total */
+	assert_non_null(strstr(cpuid, "900       450.0  90.00      2.00"));
+	/* the total's average leaves the 5 s HLT out: (900*2 + 99*4) / 999 us */
+	assert_non_null(strstr(total, "1000       500.0 100.00      2.20"));
+	assert_non_null(strstr(t, "mostly the vCPU idling"));
+	assert_non_null(strstr(t, "1000 exits"));
+	free(t);
+	em_snapshot_free(&s);
+}
+
+static void test_empty_hint(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "final", .period_s = 2.0 };
+	char *t;
+
+	(void)state;
+	em_snapshot_init(&s);
+	t = render_table(&s, &ctx);
+	assert_non_null(strstr(t, "no VM exits seen in the last 2 s: is a VM running"));
+	free(t);
+}
+
+static void test_overflow_warnings(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "interval", .period_s = 1.0 };
+	char *t;
+
+	(void)state;
+	sample(&s);
+	s.counters[EM_CNT_BREAKDOWN_OVERFLOW] = 7;
+	t = render_table(&s, &ctx);
+	assert_non_null(strstr(t, "7 exits missing from the breakdown"));
+	free(t);
+	em_snapshot_free(&s);
+}
+
+static void test_vmx_numbers_and_flags(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "final", .period_s = 1.0 };
+	char *t;
+
+	(void)state;
+	em_snapshot_init(&s);
+	s.meta.isa = EM_ISA_VMX;
+	add(&s, EM_ISA_VMX, 14, 5, 100, 5);
+	add(&s, EM_ISA_VMX, 0x80000021, 1, 0, 0);
+	t = render_table(&s, &ctx);
+	assert_non_null(strstr(t, "      14 INVLPG"));
+	assert_non_null(strstr(t, "INVALID_STATE|FAILED_VMENTRY"));
+	free(t);
+	em_snapshot_free(&s);
+}
+
+static void test_breakdown_table(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "final", .period_s = 1.0 };
+	struct em_row *r;
+	char *t;
+
+	(void)state;
+	sample(&s);
+	s.meta.filters.per_vcpu = s.meta.filters.per_vm = true;
+	r = em_snapshot_row(&s, EM_ISA_SVM, 0x72, 4242, 1);
+	r->st.count = 600;
+	r = em_snapshot_row(&s, EM_ISA_SVM, 0x72, 4242, 0);
+	r->st.count = 300;
+	t = render_table(&s, &ctx);
+	assert_non_null(strstr(t, "    4242      0     0x72 CPUID"));
+	assert_non_null(strstr(t, "    4242      1     0x72 CPUID"));
+	free(t);
+	em_snapshot_free(&s);
+}
+
+static void test_json(void **state)
+{
+	struct em_snapshot s;
+	struct em_view_ctx ctx = { .type = "final", .period_s = 2.0, .elapsed_s = 2.0 };
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *root, *rows;
+	json_error_t jerr;
+	bool seen = false;
+
+	(void)state;
+	sample(&s);
+	s.counters[EM_CNT_EXITS] = 1000;
+	assert_int_equal(em_render_json(f, &s, &ctx), 0);
+	fclose(f);
+	assert_non_null(strchr(buf, '\n'));
+	assert_ptr_equal(strchr(buf, '\n'), buf + len - 1); /* one line */
+	root = json_loads(buf, 0, &jerr);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "type")), "final");
+	assert_string_equal(json_string_value(json_object_get(root, "isa")), "svm");
+	rows = json_object_get(root, "rows");
+	assert_int_equal(json_array_size(rows), 3);
+	for (i = 0; i < json_array_size(rows); i++) {
+		json_t *r = json_array_get(rows, i);
+
+		if (json_integer_value(json_object_get(r, "reason")) != 0x78)
+			continue;
+		seen = true;
+		assert_string_equal(json_string_value(json_object_get(r, "name")), "HLT");
+		assert_true(json_is_true(json_object_get(r, "idle")));
+		assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
+		assert_int_equal(json_integer_value(json_object_get(r, "max_ns")), 5000000000LL);
+		assert_int_equal(json_integer_value(json_object_get(r, "vcpu")), -1);
+	}
+	assert_true(seen);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "total"), "count")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "total"), "lat_count")), 999);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(root, "counters"), "exits")), 1000);
+	json_decref(root);
+	free(buf);
+	em_snapshot_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_empty_hint),
+		cmocka_unit_test(test_overflow_warnings),
+		cmocka_unit_test(test_vmx_numbers_and_flags),
+		cmocka_unit_test(test_breakdown_table),
+		cmocka_unit_test(test_json),
+	};
+	return cmocka_run_group_tests_name("render", tests, NULL, NULL);
+}
