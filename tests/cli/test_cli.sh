@@ -25,7 +25,7 @@ expect() {
 		notok "$desc" "exit status $rc, expected $want" "stderr: $(head -3 "$tmp/err")"
 	elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
 		notok "$desc" "expected one line on stderr, got $lines" "$(head -5 "$tmp/err")"
-	elif ! cat "$tmp/out" "$tmp/err" | grep -Eq -- "$pat"; then
+	elif ! grep -Eq -- "$pat" "$tmp/out" "$tmp/err"; then
 		notok "$desc" "output does not match /$pat/" "$(head -5 "$tmp/out" "$tmp/err")"
 	else
 		ok "$desc"

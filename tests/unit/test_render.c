@@ -28,7 +28,7 @@ static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint64_t c
 	}
 }
 
-static char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
+static __attribute__((noinline)) char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
 {
 	char *buf = NULL;
 	size_t len = 0;
