@@ -19,7 +19,7 @@ set -euo pipefail
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 
-kdir= out= vmm= exitmon= payload=
+kdir='' out='' vmm='' exitmon='' payload=''
 extras=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 	*) die "unknown argument $1" ;;
 	esac
 done
-[ -n "$kdir" ] && [ -n "$out" ] || die "usage: $0 -k KDIR -o OUT [--vmm BIN] [--exitmon BIN] [--payload F]"
+{ [ -n "$kdir" ] && [ -n "$out" ]; } || die "usage: $0 -k KDIR -o OUT [--vmm BIN] [--exitmon BIN] [--payload F]"
 [ -f "$kdir/version" ] || die "$kdir is not a kernel cache (run setup.sh)"
 kver=$(cat "$kdir/version")
 
@@ -51,25 +51,32 @@ cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
-cp "$kdir"/modules/*.ko "$root/modules/"
+# Modules under /lib/modules with a modules.dep, so modprobe works in L1
+# (scripts/seed-experiment.sh reloads kvm_amd with it); /modules links there.
+mdir=/lib/modules/$kver/kernel/vmtest
+mkdir -p "$root$mdir"
+cp "$kdir"/modules/*.ko "$root$mdir/"
+rmdir "$root/modules" && ln -s "$mdir" "$root/modules"
+depmod -b "$root" "$kver"
 cp "$kdir/config" "$root/boot/config-$kver"
 
 # Copy a dynamic binary and every library ldd resolves, at the same paths,
-# so the host's glibc userland runs unchanged inside L1.
+# so the host's glibc userland runs unchanged inside L1. Mode 0755: the
+# kernel wants exec permission on the ELF interpreter (ld-linux) too.
 copy_with_libs() {
 	local src=$1 dest=$2 lib
 	install -D -m 0755 "$src" "$root$dest"
 	ldd "$src" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
-		[ -e "$root$lib" ] || install -D -m 0644 "$(readlink -f "$lib")" "$root$lib"
+		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
 	done
 }
 
 [ -z "$vmm" ] || install -D -m 0755 "$vmm" "$root/bin/vmm"
 [ -z "$exitmon" ] || copy_with_libs "$exitmon" /usr/bin/exitmon
-for tool in bpftool; do
-	p=$(command -v "$tool" 2>/dev/null) || continue
-	copy_with_libs "$p" "/usr/sbin/$tool"
-done
+# bash: scripts/seed-experiment.sh runs in L1 as users run it.
+# bpftool: not needed by the tests, handy when debugging inside L1.
+p=$(command -v bash) && copy_with_libs "$p" /bin/bash
+p=$(command -v bpftool) && copy_with_libs "$p" /usr/sbin/bpftool
 [ -z "$payload" ] || install -m 0755 "$payload" "$root/payload.sh"
 for e in "${extras[@]}"; do
 	install -D -m 0755 "${e%%:*}" "$root/${e#*:}"

@@ -20,6 +20,9 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 	need_pkgs+=(busybox-static)
 command -v depmod >/dev/null && command -v modinfo >/dev/null || need_pkgs+=(kmod)
 command -v cpio >/dev/null || need_pkgs+=(cpio)
+# The VMM is linked statically: gcc plus glibc's libc.a.
+command -v gcc >/dev/null || need_pkgs+=(gcc)
+[ -e "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || need_pkgs+=(libc6-dev)
 command -v jq >/dev/null || need_pkgs+=(jq)
 
 apt_updated=0

@@ -1,0 +1,182 @@
+#!/bin/sh
+# Runs inside L1 (busybox ash), started by /init after kvm-amd is loaded.
+# Runs each guest program under exitmon (and, as an independent second
+# view, the ftrace hist trigger on kvm_exit) and sends raw results to the
+# host on $RESULT_DEV between markers. No assertion happens here: the host
+# (run.sh) computes the oracle from the guest parameters and checks.
+#
+# Parameters come from /vmtest-params.sh, written by run.sh:
+#   VT_CASES  space-separated case names to run, in order
+#   VT_<case>_VMM   VMM arguments;  VT_<case>_EM  extra exitmon arguments
+#   VT_<case>_KIND  single | pid  (pid: two VMMs, exitmon -p on the first)
+#   VT_<case>_VMM2  arguments of the second VMM (kind pid)
+#   VT_SEED_WORKLOAD  workload for the seed-experiment case
+set -u
+# shellcheck disable=SC1091
+. /vmtest-params.sh
+
+T=/sys/kernel/tracing
+W=/tmp/vt
+mkdir -p "$W"
+
+# emit NAME FILE: one result block. The file content is passed verbatim.
+emit() {
+	{
+		echo "@@VMTEST-BEGIN $1@@"
+		cat "$2" 2>/dev/null
+		echo "@@VMTEST-END $1@@"
+	} >"$RESULT_DEV"
+}
+emit_str() { # NAME STRING
+	printf '%s\n' "$2" >"$W/.s"
+	emit "$1" "$W/.s"
+}
+
+now_ms() { # coarse wall clock in ms (busybox date may lack %N)
+	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
+}
+
+hist_on() {
+	echo 'hist:keys=common_pid,exit_reason:size=4096' >"$T/events/kvm/kvm_exit/trigger"
+}
+hist_off() { # FILE: save the table, then remove the trigger (resets it)
+	cat "$T/events/kvm/kvm_exit/hist" >"$1"
+	echo '!hist:keys=common_pid,exit_reason:size=4096' >"$T/events/kvm/kvm_exit/trigger"
+}
+
+# Stop exitmon with SIGINT (it then prints its final object); kill it hard
+# if it does not exit within 30 s and report rc 124 for a hang.
+stop_exitmon() { # PID -> sets em_rc
+	kill -INT "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -9 "$1"
+		wait "$1" 2>/dev/null
+		em_rc=124
+	else
+		wait "$1"
+		em_rc=$?
+	fi
+}
+
+# Start exitmon and wait for its ready file; sets em_pid, em_ready.
+start_exitmon() { # CASE ARGS...
+	c=$1
+	shift
+	rm -f "$W/$c.ready"
+	# shellcheck disable=SC2086
+	# stdin from /dev/null: on a tty exitmon reads live keys.
+	exitmon run -o json -i 3600 --ready-file "$W/$c.ready" "$@" \
+		</dev/null >"$W/$c.exitmon" 2>"$W/$c.exitmon.err" &
+	em_pid=$!
+	em_ready=0
+	i=0
+	while [ $i -lt 300 ]; do
+		[ -e "$W/$c.ready" ] && { em_ready=1; break; }
+		kill -0 "$em_pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+run_case() {
+	c=$1
+	kind='' vargs='' eargs='' vargs2=''
+	eval "kind=\${VT_${c}_KIND:-single} vargs=\${VT_${c}_VMM} eargs=\${VT_${c}_EM:-} vargs2=\${VT_${c}_VMM2:-}"
+	echo "=== case $c ($kind): vmm $vargs / exitmon $eargs" >/dev/console
+	vmm_rc=0 vmm2_rc=0 em_rc=0 em_pid=
+	hist_on
+	t0=$(now_ms)
+	if [ "$kind" = pid ]; then
+		rm -f "$W/go"
+		# shellcheck disable=SC2086
+		vmm $vargs --wait-file "$W/go" >"$W/$c.vmm" 2>&1 &
+		p1=$!
+		# shellcheck disable=SC2086
+		vmm $vargs2 --wait-file "$W/go" >"$W/$c.vmm2" 2>&1 &
+		p2=$!
+		# shellcheck disable=SC2086
+		start_exitmon "$c" -p "$p1" $eargs
+		if [ "$em_ready" = 1 ]; then
+			touch "$W/go"
+		else
+			kill -9 "$p1" "$p2" 2>/dev/null
+		fi
+		wait "$p1"
+		vmm_rc=$?
+		wait "$p2"
+		vmm2_rc=$?
+	else
+		# shellcheck disable=SC2086
+		start_exitmon "$c" $eargs
+		if [ "$em_ready" = 1 ]; then
+			# shellcheck disable=SC2086
+			vmm $vargs >"$W/$c.vmm" 2>&1
+			vmm_rc=$?
+		else
+			vmm_rc=125
+		fi
+	fi
+	stop_exitmon "$em_pid"
+	t1=$(now_ms)
+	hist_off "$W/$c.hist"
+	emit "$c.exitmon" "$W/$c.exitmon"
+	emit "$c.exitmon.err" "$W/$c.exitmon.err"
+	emit "$c.vmm" "$W/$c.vmm"
+	[ "$kind" = pid ] && emit "$c.vmm2" "$W/$c.vmm2"
+	emit "$c.hist" "$W/$c.hist"
+	emit_str "$c.meta" "ready=$em_ready em_rc=$em_rc vmm_rc=$vmm_rc vmm2_rc=$vmm2_rc wall_ms=$((t1 - t0))"
+}
+
+# The rig's own check, without exitmon: ftrace alone around one guest.
+run_rig_case() {
+	c=$1
+	vargs=''
+	eval "vargs=\${VT_${c}_VMM}"
+	hist_on
+	# shellcheck disable=SC2086
+	vmm $vargs >"$W/$c.vmm" 2>&1
+	vmm_rc=$?
+	hist_off "$W/$c.hist"
+	emit "$c.vmm" "$W/$c.vmm"
+	emit "$c.hist" "$W/$c.hist"
+	emit_str "$c.meta" "vmm_rc=$vmm_rc"
+}
+
+run_seed_case() {
+	c=seed
+	d=$W/seed
+	mkdir -p "$d"
+	t0=$(now_ms)
+	# shellcheck disable=SC2086
+	/scripts/seed-experiment.sh -o "$d" -- $VT_SEED_WORKLOAD >"$d/out" 2>"$d/err"
+	rc=$?
+	t1=$(now_ms)
+	emit seed.out "$d/out"
+	emit seed.err "$d/err"
+	emit seed.shadow "$d/shadow.json"
+	emit seed.nested "$d/nested.json"
+	emit seed.diff "$d/diff.json"
+	emit_str seed.meta "rc=$rc wall_ms=$((t1 - t0)) npt_after=$(cat /sys/module/kvm_amd/parameters/npt)"
+}
+
+emit_str env "npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) kvm=$([ -c /dev/kvm ] && echo yes || echo no) exitmon=$(command -v exitmon >/dev/null && echo yes || echo no) uname=$(uname -r)"
+[ -c /dev/kvm ] || exit 3
+
+for c in $VT_RIG_CASES; do
+	run_rig_case "$c"
+done
+if command -v exitmon >/dev/null; then
+	exitmon --version >"$W/version" 2>&1
+	emit version "$W/version"
+	for c in $VT_CASES; do
+		run_case "$c"
+	done
+	# Last: it reloads kvm_amd.
+	[ "$VMTEST_NPT" = "${VT_SEED_NPT:-}" ] && run_seed_case
+fi
+exit 0

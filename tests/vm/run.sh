@@ -1,0 +1,424 @@
+#!/bin/bash
+# Nested-KVM tier: boots a real KVM host kernel (L1) under QEMU TCG, once
+# with kvm-amd npt=1 and once with npt=0, runs guests with an exactly known
+# instruction mix (tests/vm/vmm) under exitmon inside it, brings exitmon's
+# JSON back to the host over a second serial port and checks it with jq
+# against an oracle computed here from the guest parameters.
+# Output: TAP on stdout (plan at the end); progress on stderr.
+# Exit status 0 iff no "not ok".
+#
+# Environment: VMTEST_EXITMON (exitmon binary; default: `make exitmon` at
+# the top), VMTEST_VMM (VMM binary; default: built here), VMTEST_WORK (work
+# dir; default: a new /tmp/exitmon-vmtest.*, kept for inspection),
+# VMTEST_BOOT_TIMEOUT (s per boot, default 300), VMTEST_NPT ("1 0").
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+work=${VMTEST_WORK:-$(mktemp -d /tmp/exitmon-vmtest.XXXXXX)}
+mkdir -p "$work"
+boot_timeout=${VMTEST_BOOT_TIMEOUT:-300}
+npt_configs=${VMTEST_NPT:-1 0}
+t_start=$(date +%s)
+
+log() { printf 'vmtest: %s\n' "$*" >&2; }
+
+# ---- TAP ------------------------------------------------------------------
+tap_n=0
+tap_failed=0
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1"; }
+not_ok() { # DESC DIAG...
+	tap_n=$((tap_n + 1))
+	tap_failed=1
+	echo "not ok $tap_n - $1"
+	shift
+	local l
+	for l in "$@"; do printf '# %s\n' "$l"; done
+}
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
+finish() {
+	echo "1..$tap_n"
+	echo "# work dir: $work; wall time $(($(date +%s) - t_start)) s"
+	exit "$tap_failed"
+}
+# check DESC EXPECTED GOT: exact integer (or string) equality.
+check() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $2" "got:      $3"; fi
+}
+# check_true DESC DIAG COMMAND...: the command's status decides.
+check_true() {
+	local d=$1 diag=$2
+	shift 2
+	if "$@"; then ok "$d"; else not_ok "$d" "$diag"; fi
+}
+
+# ---- Guest parameters: the oracle is computed from these only. ----------------
+# SVM exit codes (arch/x86/include/uapi/asm/svm.h).
+R_CR3W=19 R_PF=78 R_CPUID=114 R_HLT=120 R_INVLPG=121 R_IOIO=123 R_NPF=1024
+
+# rig_*: ftrace alone (checks the rig and the oracle, no exitmon).
+RIG_REAL_N=1000 RIG_REAL_M=10
+RIG_PAGED_N=100 RIG_PAGED_M=10 RIG_PAGED_K=20 RIG_PAGED_L=30
+# exitmon cases
+REAL_N=100000 REAL_M=1000
+PAGED_N=1000 PAGED_M=100 PAGED_K=2000 PAGED_L=1500
+VCPU_V=2 VCPU_N=2000 VCPU_M=50 VCPU_K=300 VCPU_L=200
+PID_A_N=3000 PID_A_M=30 PID_B_N=5000 PID_B_M=70
+REASON_N=4000 REASON_M=40
+SEED_N=2000 SEED_M=20 SEED_K=100 SEED_L=50
+SEED_NPT=1 # the boot that runs scripts/seed-experiment.sh
+
+write_params() {
+	cat <<EOF
+VT_RIG_CASES='rig_real rig_paged'
+VT_rig_real_VMM='--mode real -n $RIG_REAL_N -m $RIG_REAL_M'
+VT_rig_paged_VMM='--mode paged -n $RIG_PAGED_N -m $RIG_PAGED_M -k $RIG_PAGED_K -l $RIG_PAGED_L'
+VT_CASES='real paged vcpus pid reason'
+VT_real_VMM='--mode real -n $REAL_N -m $REAL_M'
+VT_paged_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
+VT_vcpus_VMM='--mode paged --vcpus $VCPU_V -n $VCPU_N -m $VCPU_M -k $VCPU_K -l $VCPU_L'
+VT_vcpus_EM='--per-vcpu'
+VT_pid_KIND=pid
+VT_pid_VMM='--mode real -n $PID_A_N -m $PID_A_M'
+VT_pid_VMM2='--mode real -n $PID_B_N -m $PID_B_M'
+VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
+VT_reason_EM='--reason CPUID --reason HLT'
+VT_SEED_NPT=$SEED_NPT
+VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
+EOF
+}
+
+# ---- Prerequisites --------------------------------------------------------
+log "setup (packages, kernel cache)"
+set +e
+kdir=$(bash "$here/setup.sh" | tail -n1)
+setup_rc=${PIPESTATUS[0]}
+set -e
+if [ "$setup_rc" != 0 ] || [ ! -f "$kdir/vmlinuz" ]; then
+	if [ "$setup_rc" = 2 ]; then
+		skip "nested-KVM tier" "prerequisites unavailable (qemu/busybox/kernel package could not be installed; see stderr)"
+	else
+		not_ok "nested-KVM tier setup" "tests/vm/setup.sh failed with status $setup_rc"
+	fi
+	finish
+fi
+ok "setup: packages and L1 kernel $(cat "$kdir/version") cached in $kdir"
+
+vmm=${VMTEST_VMM:-}
+if [ -z "$vmm" ] || [ ! -x "$vmm" ]; then
+	vmm=$work/vmm
+	if ! gcc -static -O2 -Wall -Wextra -pthread "$here/vmm/vmm.c" -o "$vmm" 2>"$work/vmm.build.log"; then
+		not_ok "VMM builds" "$(tail -n 5 "$work/vmm.build.log")"
+		finish
+	fi
+fi
+ok "VMM built ($vmm)"
+
+exitmon=${VMTEST_EXITMON:-}
+exitmon_why=
+if [ -z "$exitmon" ]; then
+	log "make exitmon"
+	if make -C "$top" -s exitmon >"$work/exitmon.build.log" 2>&1 && [ -x "$top/exitmon" ]; then
+		exitmon=$top/exitmon
+		ok "exitmon builds (make exitmon)"
+	else
+		not_ok "exitmon builds (make exitmon)" "$(tail -n 5 "$work/exitmon.build.log")"
+		exitmon_why="exitmon did not build"
+	fi
+elif [ ! -x "$exitmon" ]; then
+	not_ok "exitmon binary $exitmon exists"
+	exitmon=
+	exitmon_why="no exitmon binary"
+fi
+
+write_params >"$work/params.sh"
+initrd=$work/initramfs.cpio.gz
+mk_args=(-k "$kdir" -o "$initrd" --vmm "$vmm" --payload "$here/payload.sh"
+	--extra "$work/params.sh:vmtest-params.sh"
+	--extra "$top/scripts/seed-experiment.sh:scripts/seed-experiment.sh")
+[ -z "$exitmon" ] || mk_args+=(--exitmon "$exitmon")
+if ! bash "$here/mkinitramfs.sh" "${mk_args[@]}" 2>"$work/mkinitramfs.log"; then
+	not_ok "initramfs builds" "$(tail -n 5 "$work/mkinitramfs.log")"
+	finish
+fi
+
+# ---- Boot -------------------------------------------------------------------
+# boot NPT DIR: one L1 boot; console in DIR/console.log, results split into
+# DIR/<name> files from the second serial port.
+boot() {
+	local npt=$1 dir=$2 rc=0
+	mkdir -p "$dir"
+	rm -f "$dir/console.log" "$dir/results.raw"
+	log "boot L1 npt=$npt"
+	timeout --kill-after=10 "$boot_timeout" qemu-system-x86_64 \
+		-accel tcg -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
+		-kernel "$kdir/vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet vmtest.npt=$npt" \
+		-serial "file:$dir/console.log" -serial "file:$dir/results.raw" \
+		</dev/null >"$dir/qemu.log" 2>&1 || rc=$?
+	# Split "@@VMTEST-BEGIN name@@ ... @@VMTEST-END name@@" into files.
+	awk -v d="$dir" '
+		/^@@VMTEST-BEGIN .*@@$/ { f = $2; sub(/@@$/, "", f); out = d "/" f; printf "" > out; next }
+		/^@@VMTEST-END .*@@$/ { close(out); out = ""; next }
+		out != "" { print > out }
+	' "$dir/results.raw"
+	return "$rc"
+}
+
+# shellcheck disable=SC2317 # called through check_true
+is_json() { [ -s "$1" ] && jq -e . "$1" >/dev/null 2>&1; }
+
+# ---- Helpers over results ---------------------------------------------------
+# ftrace hist lines: "{ common_pid: 106, exit_reason: 114 } hitcount: 1000"
+# -> "pid reason count"
+hist_tsv() {
+	sed -n 's/^{ common_pid: *\([0-9]*\), exit_reason: *\([0-9]*\) } hitcount: *\([0-9]*\)$/\1 \2 \3/p' "$1"
+}
+# hist_count FILE REASON [TIDS...]: sum over the given threads (all if none).
+hist_count() {
+	local f=$1 r=$2
+	shift 2
+	hist_tsv "$f" | awk -v r="$r" -v tids=" $* " '
+		$2 == r && (tids == "  " || index(tids, " " $1 " ")) { s += $3 }
+		END { print s + 0 }'
+}
+# hist_reasons FILE [TIDS...]: "reason count" for every reason.
+hist_reasons() {
+	local f=$1
+	shift
+	hist_tsv "$f" | awk -v tids=" $* " '
+		tids == "  " || index(tids, " " $1 " ") { s[$2] += $3 }
+		END { for (r in s) print r, s[r] }' | sort -n
+}
+vmm_pid() { sed -n 's/^vmm: pid=\([0-9]*\) .*/\1/p' "$1" | head -n1; }
+vmm_tids() { sed -n 's/^vmm: vcpu=[0-9]* tid=\([0-9]*\)$/\1/p' "$1" | tr '\n' ' '; }
+vmm_tid_of() { sed -n "s/^vmm: vcpu=$2 tid=\\([0-9]*\\)\$/\\1/p" "$1" | head -n1; }
+meta() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | head -n1; }
+
+# jq over a final object / snapshot. Rows with tgid 0 and vcpu -1 are the
+# per-reason totals; rows with a real tgid/vcpu are the breakdown.
+jcount() { # FILE REASON [TGID VCPU] -> count (0 when no row)
+	jq -r --argjson r "$2" --argjson t "${3:-0}" --argjson v "${4:--1}" \
+		'[.rows[]? | select(.reason == $r and .tgid == $t and .vcpu == $v) | .count] | add // 0' "$1" 2>/dev/null || echo "jq-error"
+}
+jsum() { # FILE FIELD [TGID VCPU] -> sum of FIELD over rows of that group
+	jq -r --arg f "$2" --argjson t "${3:-0}" --argjson v "${4:--1}" \
+		'[.rows[]? | select(.tgid == $t and .vcpu == $v) | .[$f]] | add // 0' "$1" 2>/dev/null || echo "jq-error"
+}
+
+# Checks common to every unfiltered single-guest exitmon run.
+# latency_checks CASE FINAL WALL_NS VCPUS TGID... : per group (tgid, vcpu).
+latency_checks() {
+	local c=$1 f=$2 wall_ns=$3 nv=$4 bad
+	local exits lat
+	exits=$(jsum "$f" count)
+	lat=$(jsum "$f" lat_count)
+	# Each exit pairs with the same thread's next kvm_entry; the final HLT
+	# of each vCPU is never followed by one (the VMM does not re-enter),
+	# so exactly one exit per vCPU stays unpaired.
+	check "$c: paired exits (sum lat_count) == exits - final HLT per vCPU ($nv)" \
+		"$((exits - nv))" "$lat"
+	check "$c: HLT exits have no latency (the final HLT never re-enters)" \
+		0 "$(jq -r --argjson r $R_HLT '[.rows[] | select(.reason == $r and .tgid == 0 and .vcpu == -1) | .lat_count] | add // 0' "$f")"
+	bad=$(jq -c '[.rows[] | select(.hist_total != .lat_count) | {reason, tgid, vcpu, lat_count, hist_total}]' "$f")
+	check "$c: histogram total == lat_count in every row" "[]" "$bad"
+	bad=$(jq -c --argjson w "$wall_ns" '[.rows[] | select(.lat_count > 0 and
+		(.min_ns <= 0 or .max_ns > $w or .min_ns > .avg_ns or .avg_ns > .max_ns
+		 or .p50_ns > .max_ns * 1.125 or .p99_ns > .max_ns * 1.125))
+		| {reason, tgid, vcpu, min_ns, avg_ns, p50_ns, p99_ns, max_ns}]' "$f")
+	check "$c: latencies > 0, min <= avg <= max <= run wall time ($wall_ns ns)" "[]" "$bad"
+	check "$c: counters.exits == sum of row counts" "$exits" "$(jq -r '.counters.exits // "missing"' "$f")"
+	# The first KVM_RUN of each vCPU enters without a prior exit; the last
+	# exit has no entry: entries == exits and V entries are unpaired.
+	check "$c: counters.entries == counters.exits" "$exits" "$(jq -r '.counters.entries // "missing"' "$f")"
+	check "$c: counters.unpaired_entries == vCPUs (first entry of each)" "$nv" \
+		"$(jq -r '.counters.unpaired_entries // "missing"' "$f")"
+}
+
+# exitmon's totals must equal ftrace's for every reason, timer-driven INTR
+# and first-touch NPF/#PF included: both watched the whole guest lifetime.
+vs_ftrace() { # CASE FINAL HIST [TGID VCPU TIDS...]
+	local c=$1 f=$2 h=$3 t=${4:-0} v=${5:--1} want got
+	shift 5 2>/dev/null || shift $#
+	want=$(hist_reasons "$h" "$@" | tr '\n' ' ')
+	got=$(jq -r --argjson t "$t" --argjson v "$v" \
+		'[.rows[] | select(.tgid == $t and .vcpu == $v and .count > 0)] | sort_by(.reason) | .[] | "\(.reason) \(.count)"' "$f" | tr '\n' ' ')
+	check "$c: every reason's count equals the ftrace hist trigger's (reason count ...)" "$want" "$got"
+}
+
+# check_mix CASE FINAL NPT N M K L [TGID VCPU]: the oracle for one guest.
+check_mix() {
+	local c=$1 f=$2 npt=$3 n=$4 m=$5 k=$6 l=$7 t=${8:-0} v=${9:--1} who=""
+	[ "$t" = 0 ] || who=" (tgid $t vcpu $v)"
+	check "$c: CPUID (0x72) == $n$who" "$n" "$(jcount "$f" $R_CPUID "$t" "$v")"
+	check "$c: IOIO (0x7b) == $m$who" "$m" "$(jcount "$f" $R_IOIO "$t" "$v")"
+	check "$c: HLT (0x78) == 1$who" 1 "$(jcount "$f" $R_HLT "$t" "$v")"
+	if [ "$k" != - ]; then
+		if [ "$npt" = 1 ]; then
+			check "$c: no INVLPG (0x79) with npt=1$who" 0 "$(jcount "$f" $R_INVLPG "$t" "$v")"
+			check "$c: no CR3 write (0x13) with npt=1$who" 0 "$(jcount "$f" $R_CR3W "$t" "$v")"
+		else
+			check "$c: INVLPG (0x79) == $k with npt=0$who" "$k" "$(jcount "$f" $R_INVLPG "$t" "$v")"
+			# +1: the guest's own CR3 load before it turns paging on.
+			check "$c: CR3 write (0x13) == $l + 1 (set-up) with npt=0$who" \
+				"$((l + 1))" "$(jcount "$f" $R_CR3W "$t" "$v")"
+		fi
+	fi
+}
+# First touches of guest memory: NPF with npt=1, #PF intercept with npt=0.
+check_faults() { # CASE FINAL NPT
+	local c=$1 f=$2 npt=$3 npf pf
+	npf=$(jcount "$f" $R_NPF)
+	pf=$(jcount "$f" $R_PF)
+	if [ "$npt" = 1 ]; then
+		check_true "$c: NPF (0x400) present with npt=1" "NPF=$npf" test "$npf" -gt 0
+		check "$c: no #PF intercept (0x4e) with npt=1" 0 "$pf"
+	else
+		check_true "$c: #PF intercept (0x4e) present with npt=0" "#PF=$pf" test "$pf" -gt 0
+		check "$c: no NPF (0x400) with npt=0" 0 "$npf"
+	fi
+}
+
+# final_of DIR CASE: extract exitmon's final object into $f (global) and
+# check the run itself.
+final_of() {
+	local d=$1 c=$2 m=$1/$2.meta
+	f=$1/$2.final.json
+	jq -c 'select(.type? == "final")' "$d/$c.exitmon" 2>/dev/null | tail -n1 >"$f" || true
+	local diag=("$(cat "$m" 2>/dev/null)" "stderr: $(head -c 600 "$d/$c.exitmon.err" 2>/dev/null | tr '\n' ' ')")
+	if [ "$(meta "$m" ready)" = 1 ] && [ "$(meta "$m" em_rc)" = 0 ] && [ -s "$f" ]; then
+		ok "$c: exitmon attached, exited 0 on SIGINT, printed a final JSON object"
+	else
+		not_ok "$c: exitmon attached, exited 0 on SIGINT, printed a final JSON object" "${diag[@]}"
+	fi
+	if [ "$(meta "$m" vmm_rc)" = 0 ] && [ "$(meta "$m" vmm2_rc)" = 0 ]; then
+		ok "$c: guest VMM(s) ran to HLT with the expected I/O count"
+	else
+		not_ok "$c: guest VMM(s) ran to HLT with the expected I/O count" "$(cat "$m")" \
+			"$(tail -n 3 "$d/$c.vmm" 2>/dev/null | tr '\n' ' ')"
+	fi
+	[ -s "$f" ] || echo '{"rows":[],"counters":{}}' >"$f"
+}
+
+# ---- The configurations ----------------------------------------------------------
+for npt in $npt_configs; do
+	d=$work/npt$npt
+	P="npt=$npt"
+	brc=0
+	boot "$npt" "$d" || brc=$?
+	if [ "$brc" != 0 ] || ! grep -q '^@@VMTEST-DONE rc=0@@' "$d/console.log"; then
+		if grep -q '^@@VMTEST-KVM fail@@' "$d/console.log" 2>/dev/null; then
+			skip "$P: L1 boots with /dev/kvm" "kvm-amd did not load / no /dev/kvm in L1 (no SVM in this QEMU?)"
+			continue
+		fi
+		not_ok "$P: L1 boot ran the payload and powered off" "qemu status $brc (124 = timeout ${boot_timeout}s)" \
+			"console tail: $(tail -n 15 "$d/console.log" 2>/dev/null | tr -d '\r' | tr '\n' '|')"
+		# Whatever results did arrive are still checked below.
+	else
+		ok "$P: L1 boot ran the payload and powered off"
+	fi
+	check "$P: kvm_amd loaded with the requested npt" "$([ "$npt" = 1 ] && echo Y || echo N)" "$(meta "$d/env" npt)"
+
+	# Rig self-check with ftrace only: validates the oracle itself.
+	c=rig_real
+	check "$P $c: VMM ok" 0 "$(meta "$d/$c.meta" vmm_rc)"
+	check "$P $c: ftrace CPUID == $RIG_REAL_N" "$RIG_REAL_N" "$(hist_count "$d/$c.hist" $R_CPUID)"
+	check "$P $c: ftrace IOIO == $RIG_REAL_M" "$RIG_REAL_M" "$(hist_count "$d/$c.hist" $R_IOIO)"
+	check "$P $c: ftrace HLT == 1" 1 "$(hist_count "$d/$c.hist" $R_HLT)"
+	c=rig_paged
+	check "$P $c: VMM ok" 0 "$(meta "$d/$c.meta" vmm_rc)"
+	check "$P $c: ftrace CPUID == $RIG_PAGED_N" "$RIG_PAGED_N" "$(hist_count "$d/$c.hist" $R_CPUID)"
+	if [ "$npt" = 1 ]; then k_rig=0 l_rig=0; else k_rig=$RIG_PAGED_K l_rig=$((RIG_PAGED_L + 1)); fi
+	check "$P $c: ftrace INVLPG == $k_rig" "$k_rig" "$(hist_count "$d/$c.hist" $R_INVLPG)"
+	check "$P $c: ftrace CR3 write == $l_rig" "$l_rig" "$(hist_count "$d/$c.hist" $R_CR3W)"
+
+	if [ -z "$exitmon" ]; then
+		skip "$P: exitmon cases" "$exitmon_why"
+		continue
+	fi
+	if [ "$(meta "$d/env" exitmon)" != yes ]; then
+		not_ok "$P: exitmon present in L1"
+		continue
+	fi
+
+	# real: N cpuid, M out, hlt in real mode, N = 10^5.
+	c=real
+	final_of "$d" "$c"
+	wall_ns=$(($(meta "$d/$c.meta" wall_ms) * 1000000 + 10000000)) # +10 ms: /proc/uptime resolution
+	check "$P $c: all rows are isa svm" '["svm"]' "$(jq -c '[.rows[].isa] | unique' "$f")"
+	check_mix "$P $c" "$f" "$npt" "$REAL_N" "$REAL_M" - -
+	check_faults "$P $c" "$f" "$npt"
+	latency_checks "$P $c" "$f" "$wall_ns" 1
+	vs_ftrace "$P $c" "$f" "$d/$c.hist"
+
+	# paged: 32-bit paging; INVLPG and CR3 writes intercepted only with npt=0.
+	c=paged
+	final_of "$d" "$c"
+	wall_ns=$(($(meta "$d/$c.meta" wall_ms) * 1000000 + 10000000))
+	check_mix "$P $c" "$f" "$npt" "$PAGED_N" "$PAGED_M" "$PAGED_K" "$PAGED_L"
+	check_faults "$P $c" "$f" "$npt"
+	latency_checks "$P $c" "$f" "$wall_ns" 1
+	vs_ftrace "$P $c" "$f" "$d/$c.hist"
+
+	# vcpus: V threads run the same code; --per-vcpu splits exactly.
+	c=vcpus
+	final_of "$d" "$c"
+	wall_ns=$(($(meta "$d/$c.meta" wall_ms) * 1000000 + 10000000))
+	pid=$(vmm_pid "$d/$c.vmm")
+	check_mix "$P $c total" "$f" "$npt" "$((VCPU_V * VCPU_N))" "$((VCPU_V * VCPU_M))" - -
+	for ((v = 0; v < VCPU_V; v++)); do
+		check_mix "$P $c" "$f" "$npt" "$VCPU_N" "$VCPU_M" "$VCPU_K" "$VCPU_L" "${pid:-0}" "$v"
+		tid=$(vmm_tid_of "$d/$c.vmm" "$v")
+		ex=$(jsum "$f" count "${pid:-0}" "$v")
+		check "$P $c: vCPU $v paired exits == its exits - 1 (final HLT)" "$((ex - 1))" \
+			"$(jsum "$f" lat_count "${pid:-0}" "$v")"
+		vs_ftrace "$P $c vCPU $v (tid $tid)" "$f" "$d/$c.hist" "${pid:-0}" "$v" "$tid"
+	done
+	check "$P $c: per-vCPU counts sum to the totals" "$(jsum "$f" count)" \
+		"$(jq -r '[.rows[] | select(.tgid != 0 and .vcpu != -1) | .count] | add // 0' "$f")"
+	latency_checks "$P $c" "$f" "$wall_ns" "$VCPU_V"
+
+	# pid: two guests at once, exitmon -p on the first only.
+	c=pid
+	final_of "$d" "$c"
+	tids_a=$(vmm_tids "$d/$c.vmm")
+	tids_b=$(vmm_tids "$d/$c.vmm2")
+	check "$P $c: the other guest really ran (ftrace CPUID of its thread)" "$PID_B_N" \
+		"$(hist_count "$d/$c.hist" $R_CPUID "$tids_b")"
+	check_mix "$P $c -p first guest" "$f" "$npt" "$PID_A_N" "$PID_A_M" - -
+	vs_ftrace "$P $c -p (tid $tids_a)" "$f" "$d/$c.hist" 0 -1 "$tids_a"
+
+	# reason: --reason CPUID --reason HLT keeps only those two.
+	c=reason
+	final_of "$d" "$c"
+	check "$P $c: --reason CPUID --reason HLT: only reasons 114, 120 in rows" "[$R_CPUID,$R_HLT]" \
+		"$(jq -c '[.rows[] | select(.count > 0) | .reason] | unique' "$f")"
+	check "$P $c: CPUID == $REASON_N" "$REASON_N" "$(jcount "$f" $R_CPUID)"
+	check "$P $c: HLT == 1" 1 "$(jcount "$f" $R_HLT)"
+
+	# seed: scripts/seed-experiment.sh reloads kvm_amd npt=0, then npt=1.
+	if [ "$npt" = "$SEED_NPT" ]; then
+		c=seed
+		m=$d/seed.meta
+		if [ "$(meta "$m" rc)" = 0 ]; then
+			ok "$P $c: seed-experiment.sh exits 0"
+		else
+			not_ok "$P $c: seed-experiment.sh exits 0" "$(cat "$m" 2>/dev/null)" \
+				"stderr: $(tail -n 8 "$d/seed.err" 2>/dev/null | tr '\n' '|')"
+		fi
+		for snap in shadow nested; do
+			s=$d/seed.$snap
+			jq -e . "$s" >/dev/null 2>&1 || echo '{"rows":[]}' >"$s"
+			check "$P $c $snap.json: CPUID == $SEED_N" "$SEED_N" "$(jcount "$s" $R_CPUID)"
+			check "$P $c $snap.json: HLT == 1" 1 "$(jcount "$s" $R_HLT)"
+		done
+		check "$P $c shadow.json (npt=0): INVLPG == $SEED_K" "$SEED_K" "$(jcount "$d/seed.shadow" $R_INVLPG)"
+		check "$P $c shadow.json (npt=0): CR3 write == $((SEED_L + 1))" "$((SEED_L + 1))" "$(jcount "$d/seed.shadow" $R_CR3W)"
+		check "$P $c nested.json (npt=1): INVLPG == 0" 0 "$(jcount "$d/seed.nested" $R_INVLPG)"
+		check "$P $c nested.json (npt=1): CR3 write == 0" 0 "$(jcount "$d/seed.nested" $R_CR3W)"
+		check_true "$P $c: diff.json is JSON" "$(head -c 300 "$d/seed.diff" 2>/dev/null)" \
+			is_json "$d/seed.diff"
+		check "$P $c: npt restored to the value it found" Y "$(meta "$m" npt_after)"
+	fi
+done
+finish
