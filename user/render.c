@@ -11,8 +11,10 @@ const char *em_reason_number(uint32_t isa, uint32_t reason, char *buf, size_t le
 {
 	if (isa == EM_ISA_SVM)
 		snprintf(buf, len, "0x%x", reason);
-	else if (isa == EM_ISA_VMX)
+	else if (isa == EM_ISA_VMX && reason <= EM_VMX_BASIC_MASK)
 		snprintf(buf, len, "%u", reason);
+	else if (isa == EM_ISA_VMX)
+		snprintf(buf, len, "0x%x", reason); /* flag bits read better in hex */
 	else
 		snprintf(buf, len, "other");
 	return buf;
@@ -177,8 +179,10 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 			char a[32], mx[32], vc[16] = "";
 			size_t j;
 
+			/* rows of the same VM and the same kind (per VM or per vCPU) */
 			for (j = 0; j < nb; j++)
-				if (brows[j]->tgid == r->tgid)
+				if (brows[j]->tgid == r->tgid &&
+				    (brows[j]->vcpu == EM_ANY_VCPU) == (r->vcpu == EM_ANY_VCPU))
 					vm_total += brows[j]->st.count;
 			if (r->vcpu != EM_ANY_VCPU)
 				snprintf(vc, sizeof(vc), "%u", r->vcpu);
