@@ -795,7 +795,7 @@ static int publish(const char *tmp, const char *path, bool force, struct ctx *c)
 		return 0;
 err:
 	if (errno == EEXIST)
-		return fail(c, -EEXIST, "already exists (not overwriting it without force)");
+		return fail(c, -EEXIST, "already exists (use --force to overwrite)");
 	return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
 }
 
@@ -832,7 +832,7 @@ int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, 
 	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
 		return fail(&c, -EINVAL, "not a file name");
 	if (!force && access(path, F_OK) == 0) /* early and friendly; publish() is the real check */
-		return fail(&c, -EEXIST, "already exists (not overwriting it without force)");
+		return fail(&c, -EEXIST, "already exists (use --force to overwrite)");
 	if ((rc = to_json(s, &root, &c)))
 		return rc;
 	text = json_dumps(root, JSON_INDENT(2));

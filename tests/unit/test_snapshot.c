@@ -356,7 +356,7 @@ static void test_no_overwrite_without_force(void **state)
 	fixture(&a);
 	spit(path_in("old.json"), "precious\n");
 	assert_int_equal(em_snapshot_save(path_in("old.json"), &a, false, err, sizeof(err)), -EEXIST);
-	assert_non_null(strstr(err, "already exists"));
+	assert_non_null(strstr(err, "already exists (use --force to overwrite)"));
 	text = slurp(path_in("old.json"));
 	assert_string_equal(text, "precious\n");
 	free(text);
@@ -437,7 +437,7 @@ static void test_no_clobber_race(void **state)
 	em_snapshot_save_hook = hook_race;
 	assert_int_equal(em_snapshot_save(path_in("race.json"), &a, false, err, sizeof(err)), -EEXIST);
 	em_snapshot_save_hook = NULL;
-	assert_non_null(strstr(err, "already exists"));
+	assert_non_null(strstr(err, "already exists (use --force to overwrite)"));
 	text = slurp(path_in("race.json"));
 	assert_string_equal(text, "the other writer's\n");
 	free(text);
