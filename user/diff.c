@@ -73,8 +73,10 @@ static bool wanted(const struct em_row *r, const struct em_diff_opts *o)
 		return false;
 	if (!o || !o->reasons || !o->nreasons)
 		return true;
+	/* as the live filter: VMX flag bits do not hide a basic reason */
 	for (i = 0; i < o->nreasons; i++)
-		if (o->reasons[i] == r->reason)
+		if (o->reasons[i] == r->reason ||
+		    (r->isa == EM_ISA_VMX && o->reasons[i] == (r->reason & EM_VMX_BASIC_MASK)))
 			return true;
 	return false;
 }

@@ -276,10 +276,19 @@ static void test_filter(void **state)
 	assert_int_equal(rows[0].reason, 12);
 	assert_int_equal(rows[1].reason, 30);
 	free(rows);
+	/* VMX flag bits do not hide the basic reason (as with the live filter) */
+	add(&b, VMX, 0x80000021u, ANY, 2); /* INVALID_STATE|FAILED_VMENTRY */
+	o.reasons = (const uint32_t[]){ 33 };
+	o.nreasons = 1;
+	assert_int_equal(em_diff_compute(&a, &b, &o, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].reason, 0x80000021u);
+	free(rows);
 	/* reasons NULL or nreasons 0: everything */
+	o.reasons = only;
 	o.nreasons = 0;
 	assert_int_equal(em_diff_compute(&a, &b, &o, &rows, &n), 0);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 6);
 	free(rows);
 	em_snapshot_free(&a);
 	em_snapshot_free(&b);
