@@ -127,7 +127,7 @@ run_under() {
 		die "exitmon did not start: $(tail -n 5 "$snap.err")"
 	fi
 	rm -f "$ready"
-	note "running workload: $*"
+	note "running workload: ${cmd[*]}"
 	"${cmd[@]}" || wrc=$?
 	kill -INT "$em"
 	wait "$em" || erc=$?

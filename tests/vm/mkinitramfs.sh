@@ -46,6 +46,7 @@ done
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root" # mktemp made it 0700: it becomes L1's "/", non-root users need it
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,boot,modules,results,scripts,usr/bin,usr/sbin}
 cp "$busybox" "$root/bin/busybox"
 for applet in $("$busybox" --list); do
@@ -77,6 +78,9 @@ copy_with_libs() {
 # bpftool: not needed by the tests, handy when debugging inside L1.
 p=$(command -v bash) && copy_with_libs "$p" /bin/bash
 p=$(command -v bpftool) && copy_with_libs "$p" /usr/sbin/bpftool
+# Users for the "not root" check of scripts/seed-experiment.sh (busybox su).
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 [ -z "$payload" ] || install -m 0755 "$payload" "$root/payload.sh"
 for e in "${extras[@]}"; do
 	install -D -m 0755 "${e%%:*}" "$root/${e#*:}"

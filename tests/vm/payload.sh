@@ -164,6 +164,31 @@ run_seed_case() {
 	emit_str seed.meta "rc=$rc wall_ms=$((t1 - t0)) npt_after=$(cat /sys/module/kvm_amd/parameters/npt)"
 }
 
+# The script's refusals: not root, and a VM holding kvm_amd.
+run_seed_errors() {
+	d=$W/seed_err
+	mkdir -p "$d"
+	chmod 0777 "$d"
+	before=$(cat /sys/module/kvm_amd/parameters/npt)
+	su nobody -s /bin/sh -c "/scripts/seed-experiment.sh -o $d/nr -- true" >"$d/nonroot.out" 2>"$d/nonroot.err"
+	rc1=$?
+	rm -f "$W/never"
+	vmm --wait-file "$W/never" >"$d/busy.vmm" 2>&1 &
+	bp=$!
+	i=0 # the VM exists once the vCPU thread has printed its tid
+	while ! grep -q 'vcpu=0 tid' "$d/busy.vmm" && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	/scripts/seed-experiment.sh -o "$d/busy" -- true >"$d/busy.out" 2>"$d/busy.err"
+	rc2=$?
+	touch "$W/never"
+	wait "$bp"
+	emit seed_nonroot.err "$d/nonroot.err"
+	emit seed_busy.err "$d/busy.err"
+	emit_str seed_err.meta "nonroot_rc=$rc1 busy_rc=$rc2 npt_before=$before npt_after=$(cat /sys/module/kvm_amd/parameters/npt)"
+}
+
 emit_str env "npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) kvm=$([ -c /dev/kvm ] && echo yes || echo no) exitmon=$(command -v exitmon >/dev/null && echo yes || echo no) uname=$(uname -r)"
 [ -c /dev/kvm ] || exit 3
 
@@ -177,6 +202,7 @@ if command -v exitmon >/dev/null; then
 		run_case "$c"
 	done
 	# Last: it reloads kvm_amd.
-	[ "$VMTEST_NPT" = "${VT_SEED_NPT:-}" ] && run_seed_case
+	run_seed_errors
+	run_seed_case
 fi
 exit 0

@@ -66,7 +66,6 @@ VCPU_V=2 VCPU_N=2000 VCPU_M=50 VCPU_K=300 VCPU_L=200
 PID_A_N=3000 PID_A_M=30 PID_B_N=5000 PID_B_M=70
 REASON_N=4000 REASON_M=40
 SEED_N=2000 SEED_M=20 SEED_K=100 SEED_L=50
-SEED_NPT=1 # the boot that runs scripts/seed-experiment.sh
 
 write_params() {
 	cat <<EOF
@@ -83,7 +82,6 @@ VT_pid_VMM='--mode real -n $PID_A_N -m $PID_A_M'
 VT_pid_VMM2='--mode real -n $PID_B_N -m $PID_B_M'
 VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
 VT_reason_EM='--reason CPUID --reason HLT'
-VT_SEED_NPT=$SEED_NPT
 VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
 EOF
 }
@@ -246,13 +244,14 @@ vs_ftrace() { # CASE FINAL HIST [TGID VCPU TIDS...]
 	check "$c: every reason's count equals the ftrace hist trigger's (reason count ...)" "$want" "$got"
 }
 
-# check_mix CASE FINAL NPT N M K L [TGID VCPU]: the oracle for one guest.
+# check_mix CASE FINAL NPT N M K L [HLT [TGID VCPU]]: the oracle for one
+# guest (K/L "-": no paging loops; HLT: one per vCPU, default 1).
 check_mix() {
-	local c=$1 f=$2 npt=$3 n=$4 m=$5 k=$6 l=$7 t=${8:-0} v=${9:--1} who=""
+	local c=$1 f=$2 npt=$3 n=$4 m=$5 k=$6 l=$7 h=${8:-1} t=${9:-0} v=${10:--1} who=""
 	[ "$t" = 0 ] || who=" (tgid $t vcpu $v)"
 	check "$c: CPUID (0x72) == $n$who" "$n" "$(jcount "$f" $R_CPUID "$t" "$v")"
 	check "$c: IOIO (0x7b) == $m$who" "$m" "$(jcount "$f" $R_IOIO "$t" "$v")"
-	check "$c: HLT (0x78) == 1$who" 1 "$(jcount "$f" $R_HLT "$t" "$v")"
+	check "$c: HLT (0x78) == $h$who" "$h" "$(jcount "$f" $R_HLT "$t" "$v")"
 	if [ "$k" != - ]; then
 		if [ "$npt" = 1 ]; then
 			check "$c: no INVLPG (0x79) with npt=1$who" 0 "$(jcount "$f" $R_INVLPG "$t" "$v")"
@@ -365,9 +364,10 @@ for npt in $npt_configs; do
 	final_of "$d" "$c"
 	wall_ns=$(($(meta "$d/$c.meta" wall_ms) * 1000000 + 10000000))
 	pid=$(vmm_pid "$d/$c.vmm")
-	check_mix "$P $c total" "$f" "$npt" "$((VCPU_V * VCPU_N))" "$((VCPU_V * VCPU_M))" - -
+	check_mix "$P $c total" "$f" "$npt" "$((VCPU_V * VCPU_N))" "$((VCPU_V * VCPU_M))" \
+		"$((VCPU_V * VCPU_K))" "$((VCPU_V * (VCPU_L + 1) - 1))" "$VCPU_V"
 	for ((v = 0; v < VCPU_V; v++)); do
-		check_mix "$P $c" "$f" "$npt" "$VCPU_N" "$VCPU_M" "$VCPU_K" "$VCPU_L" "${pid:-0}" "$v"
+		check_mix "$P $c" "$f" "$npt" "$VCPU_N" "$VCPU_M" "$VCPU_K" "$VCPU_L" 1 "${pid:-0}" "$v"
 		tid=$(vmm_tid_of "$d/$c.vmm" "$v")
 		ex=$(jsum "$f" count "${pid:-0}" "$v")
 		check "$P $c: vCPU $v paired exits == its exits - 1 (final HLT)" "$((ex - 1))" \
@@ -376,6 +376,8 @@ for npt in $npt_configs; do
 	done
 	check "$P $c: per-vCPU counts sum to the totals" "$(jsum "$f" count)" \
 		"$(jq -r '[.rows[] | select(.tgid != 0 and .vcpu != -1) | .count] | add // 0' "$f")"
+	check "$P $c: counters.breakdown_overflow == 0 (no exit left out of the per-vCPU rows)" 0 \
+		"$(jq -r '.counters.breakdown_overflow // 0' "$f")"
 	latency_checks "$P $c" "$f" "$wall_ns" "$VCPU_V"
 
 	# pid: two guests at once, exitmon -p on the first only.
@@ -396,29 +398,50 @@ for npt in $npt_configs; do
 	check "$P $c: CPUID == $REASON_N" "$REASON_N" "$(jcount "$f" $R_CPUID)"
 	check "$P $c: HLT == 1" 1 "$(jcount "$f" $R_HLT)"
 
-	# seed: scripts/seed-experiment.sh reloads kvm_amd npt=0, then npt=1.
-	if [ "$npt" = "$SEED_NPT" ]; then
-		c=seed
-		m=$d/seed.meta
-		if [ "$(meta "$m" rc)" = 0 ]; then
-			ok "$P $c: seed-experiment.sh exits 0"
-		else
-			not_ok "$P $c: seed-experiment.sh exits 0" "$(cat "$m" 2>/dev/null)" \
-				"stderr: $(tail -n 8 "$d/seed.err" 2>/dev/null | tr '\n' '|')"
-		fi
-		for snap in shadow nested; do
-			s=$d/seed.$snap
-			jq -e . "$s" >/dev/null 2>&1 || echo '{"rows":[]}' >"$s"
-			check "$P $c $snap.json: CPUID == $SEED_N" "$SEED_N" "$(jcount "$s" $R_CPUID)"
-			check "$P $c $snap.json: HLT == 1" 1 "$(jcount "$s" $R_HLT)"
-		done
-		check "$P $c shadow.json (npt=0): INVLPG == $SEED_K" "$SEED_K" "$(jcount "$d/seed.shadow" $R_INVLPG)"
-		check "$P $c shadow.json (npt=0): CR3 write == $((SEED_L + 1))" "$((SEED_L + 1))" "$(jcount "$d/seed.shadow" $R_CR3W)"
-		check "$P $c nested.json (npt=1): INVLPG == 0" 0 "$(jcount "$d/seed.nested" $R_INVLPG)"
-		check "$P $c nested.json (npt=1): CR3 write == 0" 0 "$(jcount "$d/seed.nested" $R_CR3W)"
-		check_true "$P $c: diff.json is JSON" "$(head -c 300 "$d/seed.diff" 2>/dev/null)" \
-			is_json "$d/seed.diff"
-		check "$P $c: npt restored to the value it found" Y "$(meta "$m" npt_after)"
+	# seed: scripts/seed-experiment.sh refuses without root or with a VM
+	# running, leaving kvm_amd alone ...
+	m=$d/seed_err.meta
+	check "$P seed: refuses when not root (status 1)" 1 "$(meta "$m" nonroot_rc)"
+	check_true "$P seed: says why when not root" "stderr: $(head -c 300 "$d/seed_nonroot.err" 2>/dev/null)" \
+		grep -q 'must run as root' "$d/seed_nonroot.err"
+	check "$P seed: refuses while a VM is running (status 1)" 1 "$(meta "$m" busy_rc)"
+	check_true "$P seed: says a VM holds kvm_amd" "stderr: $(head -c 300 "$d/seed_busy.err" 2>/dev/null)" \
+		grep -q 'kvm_amd is in use' "$d/seed_busy.err"
+	check "$P seed: npt untouched by the refusals" "$(meta "$m" npt_before)" "$(meta "$m" npt_after)"
+
+	# ... and otherwise reloads kvm_amd npt=0, then npt=1, and diffs.
+	c=seed
+	m=$d/seed.meta
+	if [ "$(meta "$m" rc)" = 0 ]; then
+		ok "$P $c: seed-experiment.sh exits 0"
+	else
+		not_ok "$P $c: seed-experiment.sh exits 0" "$(cat "$m" 2>/dev/null)" \
+			"stderr: $(tail -n 8 "$d/seed.err" 2>/dev/null | tr '\n' '|')"
 	fi
+	for snap in shadow nested; do
+		s=$d/seed.$snap
+		jq -e . "$s" >/dev/null 2>&1 || echo '{"rows":[]}' >"$s"
+		check "$P $c $snap.json: CPUID == $SEED_N" "$SEED_N" "$(jcount "$s" $R_CPUID)"
+		check "$P $c $snap.json: IOIO == $SEED_M" "$SEED_M" "$(jcount "$s" $R_IOIO)"
+		check "$P $c $snap.json: HLT == 1" 1 "$(jcount "$s" $R_HLT)"
+		check "$P $c $snap.json: sum lat_count == exits - 1" "$(($(jsum "$s" count) - 1))" "$(jsum "$s" lat_count)"
+		check "$P $c $snap.json: histogram buckets sum to lat_count in every row" "[]" \
+			"$(jq -c '[.rows[] | select(([.hist[]?[1]] | add // 0) != .lat_count) | .reason]' "$s")"
+	done
+	check "$P $c shadow.json: kvm_params.npt == N" N "$(jq -r '.kvm_params.npt // "missing"' "$d/seed.shadow")"
+	check "$P $c nested.json: kvm_params.npt == Y" Y "$(jq -r '.kvm_params.npt // "missing"' "$d/seed.nested")"
+	check "$P $c shadow.json (npt=0): INVLPG == $SEED_K" "$SEED_K" "$(jcount "$d/seed.shadow" $R_INVLPG)"
+	check "$P $c shadow.json (npt=0): CR3 write == $((SEED_L + 1))" "$((SEED_L + 1))" "$(jcount "$d/seed.shadow" $R_CR3W)"
+	check "$P $c nested.json (npt=1): INVLPG == 0" 0 "$(jcount "$d/seed.nested" $R_INVLPG)"
+	check "$P $c nested.json (npt=1): CR3 write == 0" 0 "$(jcount "$d/seed.nested" $R_CR3W)"
+	is_json "$d/seed.diff" || echo '{"rows":[]}' >"$d/seed.diff"
+	# diff A=nested B=shadow: INVLPG and CR3 writes appear only in B.
+	check "$P $c diff: INVLPG count_a/count_b == 0/$SEED_K" "0/$SEED_K" \
+		"$(jq -r --argjson r $R_INVLPG '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
+	check "$P $c diff: CR3 write count_a/count_b == 0/$((SEED_L + 1))" "0/$((SEED_L + 1))" \
+		"$(jq -r --argjson r $R_CR3W '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
+	check "$P $c diff: CPUID delta == 0" 0 \
+		"$(jq -r --argjson r $R_CPUID '[.rows[] | select(.reason == $r)][0].delta' "$d/seed.diff")"
+	check "$P $c: npt restored to the value it found" "$([ "$npt" = 1 ] && echo Y || echo N)" "$(meta "$m" npt_after)"
 done
 finish
