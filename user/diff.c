@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -319,6 +320,8 @@ static bool durations_differ(uint64_t a, uint64_t b)
 }
 
 #define STR(m, f) (int)strnlen((m)->f, sizeof((m)->f)), (m)->f
+/* a parameter name or value (char[48], maybe not NUL-terminated) */
+#define P(s) (int)strnlen((s), sizeof(((struct em_param *)0)->name)), (s)
 
 /* Warning lines (without "warning: "), at most 4. */
 static size_t warnings(const struct em_meta *a, const struct em_meta *b, char w[4][1024])
@@ -389,11 +392,34 @@ static void fmt_ratio(char *buf, size_t len, uint64_t a, uint64_t b)
 		snprintf(buf, len, "%.2fx", (double)b / (double)a);
 }
 
+/*
+ * One header line, with the control characters a crafted snapshot could
+ * carry in its strings (newlines, escape sequences, C1 codes) made '?'.
+ */
+__attribute__((format(printf, 2, 3)))
+static void linef(FILE *f, const char *fmt, ...)
+{
+	unsigned char buf[2048], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf((char *)buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (p = buf; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) /* U+0080..U+009F */
+			p[0] = p[1] = '?';
+	}
+	fputs((char *)buf, f);
+	fputc('\n', f);
+}
+
 static void print_run(FILE *f, const char *tag, const char *name, const struct em_snapshot *s)
 {
 	const struct em_meta *m = &s->meta;
 
-	fprintf(f, "%s: %s: %.*s, kernel %.*s, %s (%.*s), %.3f s, %" PRIu64 " exits\n", tag, name,
+	linef(f, "%s: %s: %.*s, kernel %.*s, %s (%.*s), %.3f s, %" PRIu64 " exits", tag, name,
 		STR(m, hostname), STR(m, kernel), em_isa_name(m->isa) ?: "unknown isa", STR(m, cpu_vendor),
 		(double)m->duration_ns / 1e9, em_snapshot_total(s));
 }
@@ -411,12 +437,13 @@ static void print_table(FILE *f, const struct em_snapshot *a, const char *name_a
 	print_run(f, "B", name_b, b);
 	nw = warnings(&a->meta, &b->meta, w);
 	for (i = 0; i < nw; i++)
-		fprintf(f, "warning: %s\n", w[i]);
+		linef(f, "warning: %s", w[i]);
 	np = param_changes(&a->meta, &b->meta, pc);
 	if (np) {
 		fprintf(f, "KVM parameters that differ:\n");
 		for (i = 0; i < np; i++)
-			fprintf(f, "  %s: %s → %s\n", pc[i].name, pc[i].a ?: "(not set)", pc[i].b ?: "(not set)");
+			linef(f, "  %.*s: %.*s → %.*s", P(pc[i].name), P(pc[i].a ?: "(not set)"),
+			      P(pc[i].b ?: "(not set)"));
 	}
 	fputc('\n', f);
 	if (!n) {
@@ -510,7 +537,7 @@ static json_t *run_json(const char *name, const struct em_snapshot *s)
 
 static json_t *opt_str(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? jstrn(s, sizeof(((struct em_param *)0)->name)) : json_null();
 }
 
 static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, const struct em_snapshot *b,
@@ -540,7 +567,7 @@ static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, 
 			goto out;
 	np = param_changes(&a->meta, &b->meta, pc);
 	for (i = 0; i < np; i++)
-		if (json_array_append_new(jp, json_pack("{s:s, s:o, s:o}", "name", pc[i].name, "a",
+		if (json_array_append_new(jp, json_pack("{s:o, s:o, s:o}", "name", opt_str(pc[i].name), "a",
 							opt_str(pc[i].a), "b", opt_str(pc[i].b))))
 			goto out;
 	for (i = 0; i < n; i++) {

@@ -42,11 +42,20 @@ __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
+	char *p;
 
 	if (c->err && c->errlen) {
 		va_start(ap, fmt);
 		vsnprintf(c->err, c->errlen, fmt, ap);
 		va_end(ap);
+		/*
+		 * One printable ASCII line: messages quote the input (and
+		 * jansson's quote the text near the error), which may hold
+		 * newlines, escape sequences, or UTF-8 cut by the truncation.
+		 */
+		for (p = c->err; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
 	}
 	return rc;
 }

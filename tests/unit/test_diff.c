@@ -433,6 +433,20 @@ static void test_print_warnings(void **state)
 	out = print(&a, &b, NULL);
 	line_with(out, "no VM exits in either run\n");
 	free(out);
+
+	/* strings from a crafted file cannot move the cursor or fake lines */
+	strcpy(a.meta.hostname, "evil\x1b[2J\nwarning: fake \xc2\x9b" "1m µs");
+	a.meta.nparams = 1;
+	strcpy(a.meta.params[0].name, "n\rx");
+	strcpy(a.meta.params[0].value, "1\n");
+	out = print(&a, &b, NULL);
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strchr(out, '\r'));
+	assert_null(strstr(out, "\xc2\x9b"));
+	assert_null(strstr(out, "\nwarning: fake"));
+	line_with(out, "A: before.json: evil?[2J?warning: fake ??1m µs, kernel k");
+	line_with(out, "  n?x: 1? → (not set)\n");
+	free(out);
 }
 
 static void test_print_json(void **state)

@@ -688,6 +688,10 @@ static void test_bad_texts(void **state)
 		{ "{\"format\": \"exitmon-snapshot\\u0000\"}", "invalid JSON: " },
 		{ "\xef\xbb\xbf{}", "invalid JSON" },
 		{ "{\"format\": \"\xff\"}", "invalid JSON" },
+		/* the input quoted in a message never brings a newline or an escape sequence */
+		{ "{\"format\": \"cp\\u0\n\"}", "invalid JSON: invalid escape near '\"cp\\u0?' (line" },
+		{ "{\"format\": \"\\u001b[31mred\\nline\"}", "\"format\" is \"?[31mred?line\", expected" },
+		{ "{\"format\": \"\xc2\xb5s\"}", "\"format\" is \"??s\"" },
 	};
 	json_t *j = fixture_json();
 	char *full;
