@@ -10,6 +10,9 @@
 # Crashing inputs land in $(FUZZ_OUT)/artifacts/; replay one with
 #   $(FUZZ_OUT)/fuzz_snapshot $(FUZZ_OUT)/artifacts/crash-...
 
+# Where this file is included must not change the includer's default goal.
+_fuzz_saved_goal := $(.DEFAULT_GOAL)
+
 FUZZ_CC         ?= clang
 FUZZ_OUT        ?= build/fuzz
 FUZZ_TIME       ?= 600
@@ -42,3 +45,5 @@ fuzz-short: $(FUZZ_BIN)
 
 fuzz-seeds: $(FUZZ_OUT)/gen_seeds
 	$(FUZZ_OUT)/gen_seeds tests/fuzz/corpus
+
+.DEFAULT_GOAL := $(_fuzz_saved_goal)
