@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmq: a tiny KVM VMM for the exit-statistics CPUID interface tests.
+ *
+ * Each VM has one vCPU running 16-bit real-mode code:
+ *   N x (xor eax,eax; cpuid)           work: CPUID exits
+ *   M x out 0x80,al                    work: IOIO exits
+ *   out 0xe1,al                        sync point (all VMs wait here)
+ *   for each query (leaf, ecx):        cpuid, then 4 x out 0xe0,eax
+ *                                      reporting EAX, EBX, ECX, EDX
+ *   hlt
+ * So when query k (0-based) executes, the VM has had exactly
+ *   CPUID exits: N + k + 1     (the query itself included)
+ *   IOIO exits:  M + 1 + 4k
+ * plus a few others (NPF, INTR) that are not exact.
+ *
+ * Usage: kvmq [-n N] [-m M] [-q LEAF:ECX]... [-v VMS] [--intel-cpuid]
+ *   -v VMS        run VMS VMs at once (thread each); VM i does N*(i+1)
+ *                 cpuids and M*(i+1) outs, so their counts differ.
+ *   --intel-cpuid give the vCPU KVM's supported CPUID with the vendor
+ *                 set to GenuineIntel: stock KVM then answers unknown
+ *                 leaves from the last basic leaf, which makes "stock
+ *                 behaviour" visible in the output.
+ * Output, one line per query:  vm=I q=K leaf=L ecx=C -> A B C D  (hex)
+ * and per VM:  vm=I n=N m=M work_ns=T  (T: KVM_RUN start to the sync exit)
+ * Exit status 0 iff every VM reached hlt with the expected exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEM_SIZE 0x10000u
+#define CODE_GPA 0x1000u
+#define QTAB_GPA 0x8000u
+#define PORT_WORK 0x80
+#define PORT_REPORT 0xe0
+#define PORT_SYNC 0xe1
+#define MAX_Q 512
+#define MAX_VMS 8
+
+static uint32_t q_leaf[MAX_Q], q_ecx[MAX_Q];
+static int nq;
+static unsigned long base_n = 1000, base_m = 100;
+static int nvms = 1, intel_cpuid;
+static int kvm_fd;
+static pthread_barrier_t sync_barrier;
+
+struct vm {
+	int idx;
+	unsigned long n, m;
+	uint32_t res[MAX_Q * 4];
+	int nres;
+	unsigned long outs;
+	uint64_t work_ns;
+	int ok;
+	char err[160];
+};
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Emit the guest program; returns its length. */
+static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
+{
+	uint8_t *s = p;
+	uint8_t *loop;
+
+#define B(...) do { const uint8_t b_[] = { __VA_ARGS__ }; memcpy(p, b_, sizeof(b_)); p += sizeof(b_); } while (0)
+#define D32(v) B((v) & 0xff, ((v) >> 8) & 0xff, ((v) >> 16) & 0xff, ((v) >> 24) & 0xff)
+	/* mov esi, n */
+	B(0x66, 0xbe); D32((uint32_t)n);
+	/* test esi,esi ; jz +9 */
+	B(0x66, 0x85, 0xf6, 0x74, 0x09);
+	loop = p;
+	B(0x66, 0x31, 0xc0);            /* xor eax,eax */
+	B(0x0f, 0xa2);                  /* cpuid */
+	B(0x66, 0x4e);                  /* dec esi */
+	B(0x75, (uint8_t)(loop - (p + 2))); /* jnz loop */
+	/* mov esi, m ; test ; jz +5 */
+	B(0x66, 0xbe); D32((uint32_t)m);
+	B(0x66, 0x85, 0xf6, 0x74, 0x06);
+	loop = p;
+	B(0xe6, PORT_WORK);             /* out 0x80, al */
+	B(0x66, 0x4e);                  /* dec esi */
+	B(0x75, (uint8_t)(loop - (p + 2)));
+	B(0xe6, PORT_SYNC);             /* out 0xe1, al */
+	/* mov si, QTAB ; mov di, nq  (cpuid clobbers e[abcd]x, not si/di/bp) */
+	B(0xbe, QTAB_GPA & 0xff, QTAB_GPA >> 8);
+	B(0xbf, nq & 0xff, nq >> 8);
+	/* test di,di ; jz done */
+	B(0x85, 0xff);
+	B(0x74, 0x00);
+	uint8_t *jz = p - 1;
+	loop = p;
+	B(0x66, 0x8b, 0x04);            /* mov eax,[si] */
+	B(0x66, 0x8b, 0x4c, 0x04);      /* mov ecx,[si+4] */
+	B(0x0f, 0xa2);                  /* cpuid */
+	B(0x66, 0x89, 0xd5);            /* mov ebp,edx */
+	B(0xba, PORT_REPORT, 0x00);     /* mov dx,0xe0 */
+	B(0x66, 0xef);                  /* out dx,eax */
+	B(0x66, 0x89, 0xd8);            /* mov eax,ebx */
+	B(0x66, 0xef);
+	B(0x66, 0x89, 0xc8);            /* mov eax,ecx */
+	B(0x66, 0xef);
+	B(0x66, 0x89, 0xe8);            /* mov eax,ebp */
+	B(0x66, 0xef);
+	B(0x83, 0xc6, 0x08);            /* add si,8 */
+	B(0x4f);                        /* dec di */
+	B(0x75, 0x00);                  /* jnz loop */
+	p[-1] = (uint8_t)(loop - p);
+	*jz = (uint8_t)(p - (jz + 1));
+	B(0xf4);                        /* hlt */
+	B(0xeb, 0xfe);                  /* jmp $ */
+	return p - s;
+#undef B
+#undef D32
+}
+
+static void set_intel_cpuid(int vcpu)
+{
+	int nent = 256;
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
+
+	if (!c)
+		die("calloc");
+	c->nent = nent;
+	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0)
+		die("KVM_GET_SUPPORTED_CPUID");
+	for (unsigned i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 0) {
+			memcpy(&c->entries[i].ebx, "Genu", 4);
+			memcpy(&c->entries[i].edx, "ineI", 4);
+			memcpy(&c->entries[i].ecx, "ntel", 4);
+		}
+	}
+	if (ioctl(vcpu, KVM_SET_CPUID2, c) < 0)
+		die("KVM_SET_CPUID2");
+	free(c);
+}
+
+static void *run_vm(void *arg)
+{
+	struct vm *v = arg;
+	int vmfd, vcpu;
+	uint8_t *mem;
+	struct kvm_run *run;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	size_t runsz;
+	uint64_t t0;
+	int synced = 0;
+
+	vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vmfd < 0)
+		die("KVM_CREATE_VM");
+	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	gen_code(mem + CODE_GPA, v->n, v->m);
+	for (int i = 0; i < nq; i++) {
+		memcpy(mem + QTAB_GPA + 8 * i, &q_leaf[i], 4);
+		memcpy(mem + QTAB_GPA + 8 * i + 4, &q_ecx[i], 4);
+	}
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE,
+		.userspace_addr = (uintptr_t)mem,
+	};
+	if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		die("KVM_SET_USER_MEMORY_REGION");
+	vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
+	if (vcpu < 0)
+		die("KVM_CREATE_VCPU");
+	if (intel_cpuid)
+		set_intel_cpuid(vcpu);
+	runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = mmap(NULL, runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED)
+		die("mmap run");
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+		die("KVM_GET_SREGS");
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds.base = 0;
+	sregs.ds.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+		die("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = CODE_GPA;
+	regs.rflags = 2;
+	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+		die("KVM_SET_REGS");
+
+	t0 = now_ns();
+	for (;;) {
+		if (ioctl(vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(v->err, sizeof(v->err), "KVM_RUN: %s", strerror(errno));
+			return NULL;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (run->exit_reason != KVM_EXIT_IO ||
+		    run->io.direction != KVM_EXIT_IO_OUT) {
+			snprintf(v->err, sizeof(v->err), "unexpected exit %u", run->exit_reason);
+			return NULL;
+		}
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+
+		switch (run->io.port) {
+		case PORT_WORK:
+			v->outs += run->io.count;
+			break;
+		case PORT_SYNC:
+			v->work_ns = now_ns() - t0;
+			synced = 1;
+			pthread_barrier_wait(&sync_barrier);
+			break;
+		case PORT_REPORT:
+			if (run->io.size != 4 || v->nres >= MAX_Q * 4) {
+				snprintf(v->err, sizeof(v->err), "bad report");
+				return NULL;
+			}
+			memcpy(&v->res[v->nres++], data, 4);
+			break;
+		default:
+			snprintf(v->err, sizeof(v->err), "port 0x%x", run->io.port);
+			return NULL;
+		}
+	}
+	if (!synced || v->outs != v->m || v->nres != 4 * nq)
+		snprintf(v->err, sizeof(v->err), "synced=%d outs=%lu/%lu reports=%d/%d",
+			 synced, v->outs, v->m, v->nres, 4 * nq);
+	else
+		v->ok = 1;
+	close(vcpu);
+	close(vmfd);
+	munmap(mem, MEM_SIZE);
+	return NULL;
+}
+
+static uint32_t parse_u32(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (*s == 0 || (*end && *end != ':') || v > 0xffffffffUL) {
+		fprintf(stderr, "kvmq: bad number '%s'\n", s);
+		exit(2);
+	}
+	return (uint32_t)v;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm vms[MAX_VMS];
+	pthread_t th[MAX_VMS];
+	int rc = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			base_n = parse_u32(argv[++i]);
+		} else if (!strcmp(argv[i], "-m") && i + 1 < argc) {
+			base_m = parse_u32(argv[++i]);
+		} else if (!strcmp(argv[i], "-v") && i + 1 < argc) {
+			nvms = parse_u32(argv[++i]);
+			if (nvms < 1 || nvms > MAX_VMS)
+				nvms = 1;
+		} else if (!strcmp(argv[i], "-q") && i + 1 < argc && nq < MAX_Q) {
+			char *c = strchr(argv[++i], ':');
+
+			q_leaf[nq] = parse_u32(argv[i]);
+			q_ecx[nq] = c ? parse_u32(c + 1) : 0;
+			nq++;
+		} else if (!strcmp(argv[i], "--intel-cpuid")) {
+			intel_cpuid = 1;
+		} else {
+			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-q LEAF:ECX]... [--intel-cpuid]\n");
+			return 2;
+		}
+	}
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		die("/dev/kvm");
+	pthread_barrier_init(&sync_barrier, NULL, nvms);
+	for (int i = 0; i < nvms; i++) {
+		memset(&vms[i], 0, sizeof(vms[i]));
+		vms[i].idx = i;
+		vms[i].n = base_n * (i + 1);
+		vms[i].m = base_m * (i + 1);
+		if (pthread_create(&th[i], NULL, run_vm, &vms[i]))
+			die("pthread_create");
+	}
+	for (int i = 0; i < nvms; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < nvms; i++) {
+		struct vm *v = &vms[i];
+
+		printf("vm=%d n=%lu m=%lu work_ns=%llu\n", i, v->n, v->m,
+		       (unsigned long long)v->work_ns);
+		for (int k = 0; k < v->nres / 4; k++)
+			printf("vm=%d q=%d leaf=0x%x ecx=0x%x -> %08x %08x %08x %08x\n",
+			       i, k, q_leaf[k], q_ecx[k], v->res[4 * k],
+			       v->res[4 * k + 1], v->res[4 * k + 2], v->res[4 * k + 3]);
+		if (!v->ok) {
+			printf("vm=%d error: %s\n", i, v->err);
+			rc = 1;
+		}
+	}
+	return rc;
+}

@@ -1,0 +1,112 @@
+#!/bin/busybox sh
+# /init of the L1 guest for tests/kpatch/run.sh (busybox, QEMU TCG, SVM).
+# Runs the scenarios, printing each one's output between
+#   @@begin NAME  ...  @@end NAME rc=N
+# lines on the console, then powers off.  The host side checks them.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+T=/sys/kernel/tracing
+P=/sys/module/kvm/parameters
+
+begin() { echo "@@begin $1"; }
+end() { echo "@@end $1 rc=$2"; }
+run() { # run NAME CMD...
+	name=$1; shift
+	begin "$name"
+	"$@" 2>&1
+	end "$name" $?
+}
+
+load() { # load stock|patched [kvm params]
+	dir=/mods/$1; shift
+	rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+	grep -q '^irqbypass ' /proc/modules || insmod /mods/stock/irqbypass.ko
+	insmod $dir/kvm.ko "$@" || return 1
+	grep -q '^ccp ' /proc/modules || insmod /mods/stock/ccp.ko
+	insmod $dir/kvm-amd.ko npt=1 || return 1
+	[ -c /dev/kvm ]
+}
+
+Q="-q 0:0
+ -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b -q 0x4ffffffc -q 0x4ffffffd
+ -q 0x4fffffff:0x72 -q 0x4fffffff:0x72 -q 0x4ffffffd
+ -q 0x4ffffffe:0x400 -q 0x4ffffffe:0x78 -q 0x4ffffffe:0x60
+ -q 0x4ffffffe:0xa7 -q 0x4ffffffe:0x3ff -q 0x4ffffffe:0x404
+ -q 0x4ffffffe:0x10072 -q 0x4ffffffe:0xffff -q 0x4ffffffe:0x7fffffff
+ -q 0x4ffffffe:0xffffffff -q 0x4fffffff:0xa7 -q 0x4fffffff:0x80000000
+ -q 0x4fffffff:0xffffffff
+ -q 0x4ffffffe:0x1 -q 0x4fffffff:0x1 -q 0x4ffffffe:0xa6
+ -q 0x4ffffffc -q 0x4ffffffe:0x72 -q 0x40000000 -q 0x4ffffffb"
+NCOST=${NCOST:-100000}
+
+echo "@@l1 up $(uname -r)"
+
+# 1. Stock modules: reference behaviour and cost.
+run load-stock load stock
+run stock-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
+run stock-amd kvmq -n 1000 -m 100 $Q
+run cost-stock kvmq -n $NCOST -m 0
+
+# 2. Patched, loaded with the interface off (default).
+run load-off load patched
+run param-default cat $P/exit_stats $P/exit_stats_scope
+run off-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
+run off-amd kvmq -n 1000 -m 100 $Q
+run cost-off kvmq -n $NCOST -m 0
+
+# 3. Turned on at runtime.
+run enable sh -c "echo 1 > $P/exit_stats && cat $P/exit_stats"
+echo 'hist:keys=exit_reason' > $T/events/kvm/kvm_exit/trigger
+run on-single kvmq -n 1000 -m 100 $Q
+run on-single-hist cat $T/events/kvm/kvm_exit/hist
+echo '!hist:keys=exit_reason' > $T/events/kvm/kvm_exit/trigger
+run on-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
+run on-two kvmq -v 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b \
+	-q 0x4ffffffc -q 0x4fffffff:0x72
+run scope-global sh -c "echo global > $P/exit_stats_scope && cat $P/exit_stats_scope"
+run on-global kvmq -v 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffc
+run scope-vm sh -c "echo vm > $P/exit_stats_scope && cat $P/exit_stats_scope"
+run scope-bad sh -c "echo bogus > $P/exit_stats_scope; cat $P/exit_stats_scope"
+run cost-on kvmq -n $NCOST -m 0
+
+# 4. Turned off again at runtime: back to stock behaviour.
+run disable sh -c "echo 0 > $P/exit_stats && cat $P/exit_stats"
+run rtoff-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
+run cost-off2 kvmq -n $NCOST -m 0
+
+# 5. Enabled at load time (static key flipped from the module parameter).
+run load-on load patched exit_stats=1
+run param-on cat $P/exit_stats
+run onload-single kvmq -n 500 -m 50 $Q
+run cost-on2 kvmq -n $NCOST -m 0
+
+# 6. The guest tool in L1: L1 is a TCG guest, not a patched KVM guest.
+if [ -x /bin/exitmon-query ]; then
+	run query-absent exitmon-query
+	run query-absent-json exitmon-query -o json
+fi
+
+# 7. exitmon (host side, in L1) on the same VM, if it was packed in.
+if [ -x /bin/exitmon ]; then
+	mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+	rm -f /tmp/em.json /tmp/ready
+	exitmon run -c -i 3600 -o json --save /tmp/em.json \
+		--ready-file /tmp/ready >/tmp/em.out 2>&1 &
+	emp=$!
+	i=0
+	while [ ! -e /tmp/ready ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i+1)); done
+	run exitmon-kvmq kvmq -n 2000 -m 200 $Q
+	kill -INT $emp; wait $emp
+	echo "exitmon rc=$?" >>/tmp/em.out
+	run exitmon-out cat /tmp/em.out
+	run exitmon-json cat /tmp/em.json
+fi
+
+rmmod kvm_amd; rmmod kvm
+run dmesg-check sh -c "dmesg | grep -E 'WARNING|BUG:|Call Trace|general protection' || true"
+echo "@@done"
+poweroff -f
