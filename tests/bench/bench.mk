@@ -1,0 +1,42 @@
+# Benchmarks (docs/performance.md). Included by the top Makefile; not part
+# of `make test`. `make bench` installs what it needs (apt-get), runs the
+# BPF_PROG_TEST_RUN figures on this machine, the nested-KVM figures in a
+# QEMU TCG L1 (skipped, saying why, when qemu cannot run), and prints the
+# tables. Knobs: BENCH_ROUNDS (test-run rounds, 7), BENCH_PAIRS (100000),
+# BENCH_RIG=0 (skip the rig), BENCH_RIG_ROUNDS (3), BENCH_N (CPUIDs, 100000).
+BENCH_BUILD := $(BUILD)/bench
+BENCH_VARIANTS := real copy nocnt nohist lazy lean leants
+BENCH_real_FLAGS := -DEMB_REAL
+BENCH_copy_FLAGS :=
+BENCH_nocnt_FLAGS := -DEMB_NO_CNT
+BENCH_nohist_FLAGS := -DEMB_NO_HIST
+BENCH_lazy_FLAGS := -DEMB_LAZY_VCPU
+BENCH_lean_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU
+BENCH_leants_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU -DEMB_TASK_STORAGE
+BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_VARIANTS:%=$(BENCH_BUILD)/v_%.bpf.o)
+
+.PHONY: bench bench-build bench-host bench-rig
+
+$(BENCH_BUILD):
+	mkdir -p $@
+
+$(BENCH_BUILD)/floor.bpf.o: tests/bench/floor.bpf.c vmlinux.h | $(BENCH_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_BUILD)/v_%.bpf.o: tests/bench/variants/variant.bpf.c tests/bench/variants/aggregate_variant.bpf.h \
+		bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -Itests/bench/variants $(BENCH_$*_FLAGS) -c $< -o $@
+
+$(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
+	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+
+bench-build: exitmon $(BUILD)/exitmon_test.bpf.o $(BENCH_BPF_OBJS) $(BENCH_BUILD)/embench $(VMM_BIN)
+
+bench:
+	@bash tests/bench/bench.sh
+
+bench-host: bench-build
+	@BENCH_RIG=0 bash tests/bench/bench.sh
+
+bench-rig: bench-build
+	@BENCH_HOST=0 bash tests/bench/bench.sh
