@@ -17,6 +17,8 @@ set -u
 
 T=/sys/kernel/tracing
 W=/tmp/vt
+# A guest that never reaches hlt fails after this long, with its registers.
+VMM_TIMEOUT=${VT_VMM_TIMEOUT:-60}
 mkdir -p "$W"
 
 # emit NAME FILE: one result block. The file content is passed verbatim.
@@ -31,6 +33,8 @@ emit_str() { # NAME STRING
 	printf '%s\n' "$2" >"$W/.s"
 	emit "$1" "$W/.s"
 }
+
+step() { echo "  [$(cut -d' ' -f1 /proc/uptime)] $*" >/dev/console; }
 
 now_ms() { # coarse wall clock in ms (busybox date may lack %N)
 	awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime
@@ -47,6 +51,7 @@ hist_off() { # FILE: save the table, then remove the trigger (resets it)
 # Stop exitmon with SIGINT (it then prints its final object); kill it hard
 # if it does not exit within 30 s and report rc 124 for a hang.
 stop_exitmon() { # PID -> sets em_rc
+	step "stopping exitmon $1"
 	kill -INT "$1" 2>/dev/null
 	i=0
 	while kill -0 "$1" 2>/dev/null && [ $i -lt 300 ]; do
@@ -73,6 +78,7 @@ start_exitmon() { # CASE ARGS...
 	exitmon run -o json -i 3600 --ready-file "$W/$c.ready" "$@" \
 		</dev/null >"$W/$c.exitmon" 2>"$W/$c.exitmon.err" &
 	em_pid=$!
+	step "exitmon pid $em_pid started"
 	em_ready=0
 	i=0
 	while [ $i -lt 300 ]; do
@@ -94,14 +100,15 @@ run_case() {
 	if [ "$kind" = pid ]; then
 		rm -f "$W/go"
 		# shellcheck disable=SC2086
-		vmm $vargs --wait-file "$W/go" >"$W/$c.vmm" 2>&1 &
+		vmm --timeout "$VMM_TIMEOUT" $vargs --wait-file "$W/go" >"$W/$c.vmm" 2>&1 &
 		p1=$!
 		# shellcheck disable=SC2086
-		vmm $vargs2 --wait-file "$W/go" >"$W/$c.vmm2" 2>&1 &
+		vmm --timeout "$VMM_TIMEOUT" $vargs2 --wait-file "$W/go" >"$W/$c.vmm2" 2>&1 &
 		p2=$!
 		# shellcheck disable=SC2086
 		start_exitmon "$c" -p "$p1" $eargs
 		if [ "$em_ready" = 1 ]; then
+			step "exitmon ready, guests start"
 			touch "$W/go"
 		else
 			kill -9 "$p1" "$p2" 2>/dev/null
@@ -114,14 +121,17 @@ run_case() {
 		# shellcheck disable=SC2086
 		start_exitmon "$c" $eargs
 		if [ "$em_ready" = 1 ]; then
+			step "exitmon ready, guest starts"
 			# shellcheck disable=SC2086
-			vmm $vargs >"$W/$c.vmm" 2>&1
+			vmm --timeout "$VMM_TIMEOUT" $vargs >"$W/$c.vmm" 2>&1
 			vmm_rc=$?
+			step "guest done, status $vmm_rc"
 		else
 			vmm_rc=125
 		fi
 	fi
 	stop_exitmon "$em_pid"
+	step "exitmon exited, status $em_rc"
 	t1=$(now_ms)
 	hist_off "$W/$c.hist"
 	emit "$c.exitmon" "$W/$c.exitmon"
@@ -139,7 +149,7 @@ run_rig_case() {
 	eval "vargs=\${VT_${c}_VMM}"
 	hist_on
 	# shellcheck disable=SC2086
-	vmm $vargs >"$W/$c.vmm" 2>&1
+	vmm --timeout "$VMM_TIMEOUT" $vargs >"$W/$c.vmm" 2>&1
 	vmm_rc=$?
 	hist_off "$W/$c.hist"
 	emit "$c.vmm" "$W/$c.vmm"

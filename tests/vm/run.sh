@@ -10,14 +10,14 @@
 # Environment: VMTEST_EXITMON (exitmon binary; default: `make exitmon` at
 # the top), VMTEST_VMM (VMM binary; default: built here), VMTEST_WORK (work
 # dir; default: a new /tmp/exitmon-vmtest.*, kept for inspection),
-# VMTEST_BOOT_TIMEOUT (s per boot, default 300), VMTEST_NPT ("1 0").
+# VMTEST_BOOT_TIMEOUT (s per boot, default 180), VMTEST_NPT ("1 0").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=${VMTEST_WORK:-$(mktemp -d /tmp/exitmon-vmtest.XXXXXX)}
 mkdir -p "$work"
-boot_timeout=${VMTEST_BOOT_TIMEOUT:-300}
+boot_timeout=${VMTEST_BOOT_TIMEOUT:-180}
 npt_configs=${VMTEST_NPT:-1 0}
 t_start=$(date +%s)
 

@@ -9,7 +9,7 @@ $(VMM_BIN): tests/vm/vmm/vmm.c
 	@mkdir -p $(dir $@)
 	$(CC) -static -O2 -Wall -Wextra -pthread $< -o $@
 
-# run.sh builds exitmon and the VMM itself when missing; depending on
-# `exitmon` here keeps `make vmtest` from testing a stale binary.
-vmtest: exitmon $(VMM_BIN)
+# run.sh runs `make exitmon` itself and reports a build failure as a TAP
+# "not ok" while still running the rig's own (ftrace) checks.
+vmtest: $(VMM_BIN)
 	VMTEST_VMM=$(VMM_BIN) bash tests/vm/run.sh

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +136,11 @@ static struct {
 	unsigned vcpus;
 	uint32_t n, m, k, l, port;
 	const char *wait_file;
-} opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10 };
+	unsigned timeout_s;
+} opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10, .timeout_s = 120 };
+
+/* Set by the watchdog; vCPU threads then leave KVM_RUN and report. */
+static volatile sig_atomic_t timed_out;
 
 static int kvm_fd, vm_fd;
 static long run_size;
@@ -152,7 +157,13 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thr;
 	int ok;
+	int done; /* set once the thread is finished */
 };
+
+static void on_kick(int sig)
+{
+	(void)sig; /* only there to make KVM_RUN return EINTR */
+}
 
 static void die(const char *what)
 {
@@ -164,7 +175,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vmm [--mode real|paged] [-n CPUIDS] [-m OUTS] [-k INVLPGS]\n"
-		"           [-l CR3_WRITES] [--port P] [--vcpus V] [--wait-file F]\n");
+		"           [-l CR3_WRITES] [--port P] [--vcpus V] [--wait-file F]\n"
+		"           [--timeout SEC]  (default 120; 0 = none)\n");
 	exit(2);
 }
 
@@ -226,9 +238,8 @@ static void setup_sregs(struct vcpu *v)
 		die("KVM_SET_REGS");
 }
 
-static void *vcpu_thread(void *arg)
+static void *vcpu_body(struct vcpu *v)
 {
-	struct vcpu *v = arg;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	uint64_t io = 0;
 
@@ -242,6 +253,8 @@ static void *vcpu_thread(void *arg)
 
 	for (;;) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if ((errno == EINTR || errno == EAGAIN) && timed_out)
+				break;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			fprintf(stderr, "vmm: vcpu %u: KVM_RUN: %s\n", v->id,
@@ -261,6 +274,8 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_HLT:
 			break;
 		case KVM_EXIT_INTR:
+			if (timed_out)
+				break;
 			continue;
 		default:
 			fprintf(stderr, "vmm: vcpu %u: unexpected exit %u (hw 0x%llx)\n",
@@ -275,16 +290,25 @@ static void *vcpu_thread(void *arg)
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
 		die("KVM_GET_REGS");
-	if (io != opt.m || (uint32_t)r.rsi != 0) {
-		fprintf(stderr, "vmm: vcpu %u: io=%llu (want %u) esi=%llu rip=0x%llx\n",
-			v->id, (unsigned long long)io, opt.m,
-			(unsigned long long)r.rsi, (unsigned long long)r.rip);
+	if (timed_out || io != opt.m || (uint32_t)r.rsi != 0) {
+		fprintf(stderr, "vmm: vcpu %u:%s io=%llu (want %u) esi=%llu rip=0x%llx\n",
+			v->id, timed_out ? " TIMEOUT" : "", (unsigned long long)io,
+			opt.m, (unsigned long long)r.rsi, (unsigned long long)r.rip);
 		return NULL;
 	}
 	printf("vmm: vcpu=%u tid=%d done io=%llu ok\n", v->id, tid,
 	       (unsigned long long)io);
 	fflush(stdout);
 	v->ok = 1;
+	return NULL;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+
+	vcpu_body(v);
+	__atomic_store_n(&v->done, 1, __ATOMIC_RELEASE); /* for the watchdog, whatever the outcome */
 	return NULL;
 }
 
@@ -324,6 +348,8 @@ int main(int argc, char **argv)
 			opt.vcpus = num(val);
 			if (opt.vcpus < 1 || opt.vcpus > MAX_VCPUS)
 				usage();
+		} else if (!strcmp(a, "--timeout")) {
+			opt.timeout_s = num(val);
 		} else if (!strcmp(a, "--wait-file")) {
 			opt.wait_file = val;
 		} else {
@@ -335,6 +361,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmm: -k/-l need --mode paged\n");
 		return 2;
 	}
+
+	/* No SA_RESTART: the kick must interrupt KVM_RUN. */
+	struct sigaction sa = { .sa_handler = on_kick };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		die("sigaction");
 
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0)
@@ -413,6 +446,35 @@ int main(int argc, char **argv)
 	go = 1;
 	pthread_cond_broadcast(&go_cv);
 	pthread_mutex_unlock(&go_mu);
+
+	/*
+	 * Watchdog: a guest that never reaches hlt must fail with its state
+	 * printed, not hang the test. Kick the vCPU threads out of KVM_RUN
+	 * with a signal; they then dump their registers.
+	 */
+	struct timespec start, now;
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		unsigned busy = 0;
+
+		for (unsigned i = 0; i < opt.vcpus; i++)
+			busy += !__atomic_load_n(&vcpus[i].done, __ATOMIC_ACQUIRE);
+		if (!busy)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double el = (double)(now.tv_sec - start.tv_sec) +
+			    (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+
+		if (opt.timeout_s && el >= opt.timeout_s) {
+			timed_out = 1;
+			for (unsigned i = 0; i < opt.vcpus; i++)
+				if (!__atomic_load_n(&vcpus[i].done, __ATOMIC_ACQUIRE))
+					pthread_kill(vcpus[i].thr, SIGUSR1);
+		}
+		nanosleep(&tick, NULL);
+	}
 
 	int ok = 1;
 
