@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the L1 console log of tests/kpatch/run.sh; print TAP lines.
 
-usage: check.py CONSOLE_LOG FIRST_TEST_NUMBER HAVE_EXITMON
+usage: check.py CONSOLE_LOG FIRST_TEST_NUMBER HAVE_EXITMON [HAVE_L2]
 The query list, N and M of each scenario are those of l1-init.sh.
 """
 import json
@@ -9,6 +9,7 @@ import re
 import sys
 
 log_path, first, have_exitmon = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+have_l2 = len(sys.argv) > 4 and sys.argv[4] == "1"
 text = open(log_path, errors="replace").read().replace("\r", "")
 
 sections, rcs = {}, {}
@@ -187,19 +188,32 @@ for name, exp in (("param-default", ["N", "vm"]), ("enable", ["Y"]), ("disable",
         tap(sections[name].split() == exp, f"kvm parameters: {name} reads {' '.join(exp)}", exp, sections[name].split())
 
 # --- cost --------------------------------------------------------------------
+import statistics
 costs = {}
-for name in ("cost-stock", "cost-off", "cost-on", "cost-off2", "cost-on2"):
-    if name in sections:
+for name, body in sections.items():
+    m = re.match(r"cost-(stock|on|off)-\d+$", name)
+    if m:
         _, hdr = queries(name)
-        if 0 in hdr:
-            costs[name] = hdr[0][2] / hdr[0][0]
-if costs:
-    base = costs.get("cost-stock")
-    note("cost per CPUID exit in L1 (N=%d, wall time of the loop): " % next(iter(queries("cost-stock")[1].values()), (0,))[0]
-         + ", ".join(f"{k[5:]} {v / 1000:.2f} us" + (f" ({v / base:.3f}x stock)" if base else "") for k, v in costs.items()))
-    ok_cost = base and all(v < 2 * base for v in costs.values())
-    tap(ok_cost, "cost per exit with the interface on stays within 2x stock (sanity; noisy TCG)",
-        "< 2x", {k: round(v) for k, v in costs.items()})
+        if 0 in hdr and hdr[0][0]:
+            costs.setdefault(m.group(1), []).append(hdr[0][2] / hdr[0][0])
+if costs.get("stock"):
+    base = min(costs["stock"])
+    ncost = queries("cost-stock-1")[1].get(0, (0,))[0]
+    note(f"cost per CPUID exit in L1, N={ncost}, {len(costs['stock'])} runs each (min / median, ratio of mins to stock):")
+    for k in ("stock", "off", "on"):
+        if costs.get(k):
+            note(f"  {k:5s} {min(costs[k]) / 1000:7.2f} / {statistics.median(costs[k]) / 1000:7.2f} us  "
+                 f"{min(costs[k]) / base:.3f}x  runs: {', '.join(f'{v / 1000:.2f}' for v in costs[k])}")
+    rounds = [(costs["off"][i] / costs["stock"][i], costs["on"][i] / costs["stock"][i], costs["on"][i] / costs["off"][i])
+              for i in range(min(len(costs.get(k, [])) for k in ("stock", "off", "on")))]
+    for i, (a, b, c) in enumerate(rounds):
+        note(f"  round {i + 1}: off/stock {a:.3f}  on/stock {b:.3f}  on/off {c:.3f}")
+    if rounds:
+        note("  median of rounds: off/stock %.3f  on/stock %.3f  on/off %.3f" %
+             tuple(statistics.median(r[j] for r in rounds) for j in range(3)))
+    ok_cost = all(min(v) < 2 * base for v in costs.values())
+    tap(ok_cost, "cost per exit with the interface on/off stays within 2x stock (sanity; TCG is noisy)",
+        "< 2x", {k: [round(x) for x in v] for k, v in costs.items()})
 
 # --- the guest tool in L1 (not a KVM guest) ------------------------------------
 if "query-absent" in sections:
@@ -248,8 +262,62 @@ if have_exitmon:
         tap(got == iface and iface == {0x72: N + nq, 0x7b: M + 1 + 4 * nq},
             "exitmon's host-side CPUID/IOIO counts equal the guest-read interface counts for the same VM",
             iface, got)
+        # Time: interface cycles per CPUID exit vs exitmon's ns per CPUID exit.
+        mhz = re.search(r"([0-9.]+) MHz", sections.get("tsc-khz", ""))
+        r = {(leaf, ecx): (k, v) for k, leaf, ecx, v in qs[0]}
+        try:
+            row = [o for o in snap["rows"] if o.get("reason") == 0x72][0]
+            em_ns = row["lat_sum_ns"] / row["lat_count"]
+            k6, v6 = r[(FF, 0x72)]
+            # at query k the CPUIDs whose time is accounted: N + k (not the query itself)
+            if_ns = ((v6[1] << 32) | v6[2]) / (N + k6) / float(mhz.group(1)) * 1000
+            note(f"time per CPUID exit: interface {if_ns / 1000:.2f} us (TSC {mhz.group(1)} MHz), "
+                 f"exitmon {em_ns / 1000:.2f} us (kvm_exit -> kvm_entry, includes its own BPF overhead)")
+            tap(0.5 < if_ns / em_ns < 3, "interface time per CPUID exit is within 0.5x-3x of exitmon's latency for the same VM",
+                "ratio in (0.5, 3)", round(if_ns / em_ns, 3))
+        except Exception as e:  # noqa
+            tap(False, "interface time per CPUID exit vs exitmon's latency", "both available", repr(e))
 else:
     note("exitmon not available: host-side comparison not run")
+
+# --- exitmon-query in a real Linux guest (L2) -----------------------------------
+if have_l2:
+    if ran("l2-query"):
+        s = sections["l2-query"]
+        m = re.search(r"^total: (\d+) exits, (\d+) cycles$", s, re.M)
+        rows = {int(c, 16) if c.startswith("0x") else int(c): (int(e), int(y))
+                for c, e, y in re.findall(r"^\S+\s+(0x[0-9a-f]+|0)\s+(\d+)\s+(\d+)", s, re.M)}
+        okq = (m and "svm exit reasons" in s and 0x72 in rows and rows[0x72][0] >= 358
+               and int(m.group(1)) >= sum(e for c, (e, y) in rows.items() if c not in (0x72, 0x7b))
+               and int(m.group(2)) > 0)
+        # (the total is read first; CPUID and IOIO grow meanwhile: the tool's
+        # own queries and its console output)
+        tap(okq, "exitmon-query in a Linux guest of the patched KVM: totals and per-reason rows (svm), CPUID >= its own 358 queries, total >= the other rows' sum",
+            "interface table", s[:600])
+    if ran("l2-query-json") and ran("l2-query-json2"):
+        try:
+            j1 = json.loads(sections["l2-query-json"].strip().splitlines()[-1])
+            j2 = json.loads(sections["l2-query-json2"].strip().splitlines()[-1])
+            rs = {r["code"]: r for r in j1["reasons"]}
+            c1, c2 = rs[0x72]["exits"], j2["reasons"][0]["exits"]
+            okj = (j1["interface"] and j1["isa"] == "svm" and rs[0x3ff]["defined"] is False
+                   and rs[0x78]["defined"] is True and c1 > 0 and rs[0x72]["cycles"] > 0
+                   and c2 > c1 and j2["total"]["exits"] > j1["total"]["exits"])
+            got = (j1, j2)
+        except Exception as e:  # noqa
+            okj, got = False, repr(e)
+        tap(okj, "exitmon-query -o json in the guest: interface true, --reason by name and number, counts grow between runs",
+            "valid JSON, CPUID count growing", got)
+    if "l2-query-off" in sections:
+        s = sections["l2-query-off"]
+        tap(rcs["l2-query-off"] == 1 and "interface absent" in s,
+            "after kvm.exit_stats=0 on the host, exitmon-query in the same guest says the interface is absent",
+            "rc=1 + 'interface absent'", f"rc={rcs['l2-query-off']} {s[:300]!r}")
+    else:
+        tap(False, "L2 guest ran exitmon-query with the interface off", "@@begin l2-query-off", "missing")
+    m1, m2 = re.search(r"@@l2 start ([0-9.]+)", text), re.search(r"@@l2 end ([0-9.]+)", text)
+    if m1 and m2:
+        note(f"L2 Linux guest boot + queries took {float(m2.group(1)) - float(m1.group(1)):.1f} s in L1")
 
 if "dmesg-check" in sections:
     tap(sections["dmesg-check"].strip() == "", "no WARNING/BUG/oops in the L1 kernel log", "nothing", sections["dmesg-check"][:400])

@@ -163,6 +163,27 @@ else
 	have_exitmon=0
 	note "exitmon not built; host-side comparison left out"
 fi
+# QEMU + a Linux L2 guest running exitmon-query (KPATCH_L2=0 leaves it out).
+have_l2=0
+if [ "${KPATCH_L2:-1}" = 1 ] && [ -x "$ROOT/exitmon-query" ]; then
+	qbin=$(command -v qemu-system-x86_64)
+	mkdir -p "$ir/usr/bin" "$ir/usr/share/qemu" "$ir/l2" "$WORK/l2/bin"
+	cp "$qbin" "$ir/usr/bin/"
+	for lib in $(ldd "$qbin" | grep -o '/[^ ]*'); do
+		mkdir -p "$ir$(dirname "$lib")"
+		cp -L "$lib" "$ir$lib"
+	done
+	for f in bios-microvm.bin qboot.rom linuxboot_dma.bin kvmvapic.bin; do
+		cp -L "/usr/share/qemu/$f" "$ir/usr/share/qemu/" 2>/dev/null
+	done
+	cp "$ir/bin/busybox" "$WORK/l2/bin/"
+	cp "$ROOT/exitmon-query" "$WORK/l2/bin/"
+	cp "$HERE/l2-init.sh" "$WORK/l2/init"
+	chmod +x "$WORK/l2/init"
+	(cd "$WORK/l2" && find . | cpio -o -H newc --quiet | gzip -1) >"$ir/l2/initrd.gz"
+	cp "$kdir/vmlinuz" "$ir/l2/vmlinuz"
+	have_l2=1
+fi
 sed "s/^NCOST=.*/NCOST=$NCOST/" "$HERE/l1-init.sh" >"$ir/init"
 chmod +x "$ir/init"
 (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.cpio.gz"
@@ -173,7 +194,7 @@ timeout 600 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nographic \
 	-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$WORK/console.log" 2>&1
 qrc=$?
 note "L1 run took $(($(date +%s) - t0)) s (qemu rc=$qrc); console: $WORK/console.log"
-python3 "$HERE/check.py" "$WORK/console.log" "$n" "$have_exitmon" >"$WORK/check.tap"
+python3 "$HERE/check.py" "$WORK/console.log" "$n" "$have_exitmon" "$have_l2" >"$WORK/check.tap"
 cat "$WORK/check.tap"
 cn=$(grep -cE '^(not )?ok ' "$WORK/check.tap")
 cf=$(grep -c '^not ok ' "$WORK/check.tap")
