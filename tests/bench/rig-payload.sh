@@ -1,0 +1,155 @@
+#!/bin/sh
+# Runs inside L1 (busybox sh) as /payload.sh of the nested rig
+# (tests/vm/mkinitramfs.sh /init). Benchmark configurations, each around
+# the same guest (vmm --mode real -n $BN: BN CPUID exits + 1 HLT + a few
+# NPF/INTR), interleaved round by round. Raw results only, one line each,
+# between @@VMTEST-BEGIN bench@@ / @@VMTEST-END bench@@ on $RESULT_DEV;
+# tests/bench/bench.sh computes the figures.
+#   slow  CFG ROUND wall_ns rc       phase 1: BPF stats off, time of the guest
+#   bpf   CFG ROUND prog run_cnt run_time_ns   phase 2: BPF stats on
+#   user  CFG ROUND ready_ms window_s cpu_ns cpu_pct maxrss_kb rc  (embench supervise)
+#   note  TEXT
+# Parameters (/bench-params.sh): BN, BROUNDS, BCPU_N, BSLOW, BBPF.
+set -u
+# shellcheck disable=SC1091
+. /bench-params.sh
+W=/tmp/bench
+mkdir -p "$W"
+OUT=$W/results
+: >"$OUT"
+B=/bench
+VMM="vmm --mode real -n $BN -m 0"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+note() { echo "note $*" >>"$OUT"; echo "bench: $*" >/dev/console; }
+
+# Stop a background tracer: SIGINT, then wait (max 60 s) for it to go.
+stop_bg() { # PID
+	kill -INT "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# start_cfg CFG: starts the tracer of configuration CFG in the
+# background, waits until it is attached; sets bg (pid or empty).
+start_cfg() {
+	bg=
+	rm -f "$W/ready" "$W/sup"
+	case $1 in
+	none) return 0 ;;
+	exitmon) embench supervise "$W/ready" "$W/sup" exitmon run -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	exitmon_tp) embench supervise "$W/ready" "$W/sup" exitmon run --attach tp -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	exitmon_vcpu) embench supervise "$W/ready" "$W/sup" exitmon run --per-vcpu -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	exitmon_reason) embench supervise "$W/ready" "$W/sup" exitmon run --reason CPUID --reason HLT -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	empty_raw) embench attach $B/floor.bpf.o "$W/ready" empty_exit_raw empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
+	count_tp) embench attach $B/floor.bpf.o "$W/ready" count_exit_tp >"$W/att.out" 2>"$W/att.err" & ;;
+	v_*) embench attach "$B/$1.bpf.o" "$W/ready" handle_exit_raw handle_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
+	perf_record)
+		rm -f "$W/perf.data"
+		perf kvm stat record -a -o "$W/perf.data" </dev/null >"$W/perf.out" 2>"$W/perf.err" &
+		bg=$!
+		# perf has no ready signal: wait for its file, then let it settle
+		embench waitfile "$W/perf.data" 60000
+		sleep 2
+		return 0 ;;
+	perf_live)
+		perf kvm stat live -d 1 </dev/null >"$W/perf.out" 2>"$W/perf.err" &
+		bg=$!
+		sleep 4
+		kill -0 "$bg" 2>/dev/null || { note "perf_live exited early: $(tail -c 300 "$W/perf.err" | tr '\n' ' ')"; bg=; return 1; }
+		return 0 ;;
+	*) note "unknown cfg $1"; return 1 ;;
+	esac
+	bg=$!
+	if ! embench waitfile "$W/ready" 120000 || ! kill -0 "$bg" 2>/dev/null; then
+		note "$1 did not attach: $(cat "$W/em.err" "$W/att.err" 2>/dev/null | tail -c 300 | tr '\n' ' ')"
+		stop_bg "$bg"
+		bg=
+		return 1
+	fi
+	return 0
+}
+
+stop_cfg() { # CFG ROUND PHASE
+	[ -n "$bg" ] || return 0
+	if [ "$3" = bpf ]; then
+		case $1 in
+		exitmon*) embench progstats handle_ | sed "s/^prog /bpf $1 $2 /" >>"$OUT" ;;
+		esac
+	fi
+	stop_bg "$bg"
+	case $1 in
+	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" >>"$OUT" ;;
+	empty_raw | count_tp | v_*)
+		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" >>"$OUT" ;;
+	perf_record)
+		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" >>"$OUT"
+		rm -f "$W/perf.data" ;;
+	perf_live)
+		echo "note perf_live round $2: $(grep -c . "$W/perf.out") lines of output, stderr: $(tail -c 200 "$W/perf.err" | tr '\n' ' ')" >>"$OUT" ;;
+	esac
+	bg=
+}
+
+run_vmm() { # CFG ROUND PHASE
+	tv=$(embench time $VMM 2>"$W/vmm.err" </dev/null | tail -n1)
+	# tv = "wall_ns W rc R"
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" "$3" $tv
+	echo "$3 $1 $2 $5 $7" | sed 's/^bpf /vmm-bpf /' >>"$OUT"
+}
+
+echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) ncpu=$(grep -c ^processor /proc/cpuinfo) n=$BN rounds=$BROUNDS" >>"$OUT"
+if [ ! -c /dev/kvm ]; then
+	note "no /dev/kvm in L1"
+else
+	# warm-up: first guest run pays page-cache / module warm-up
+	embench time $VMM >/dev/null 2>&1
+	echo 0 >/proc/sys/kernel/bpf_stats_enabled
+	r=1
+	while [ $r -le "$BROUNDS" ]; do
+		for c in $BSLOW; do
+			echo "=== slow $c round $r" >/dev/console
+			start_cfg "$c" && { run_vmm "$c" "$r" slow; stop_cfg "$c" "$r" slow; }
+		done
+		r=$((r + 1))
+	done
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	r=1
+	while [ $r -le "$BROUNDS" ]; do
+		for c in $BBPF; do
+			echo "=== bpf $c round $r" >/dev/console
+			start_cfg "$c" && { run_vmm "$c" "$r" bpf; stop_cfg "$c" "$r" bpf; }
+		done
+		r=$((r + 1))
+	done
+	echo 0 >/proc/sys/kernel/bpf_stats_enabled
+	# user-space cost at 1 s refresh under heavy exit traffic
+	r=1
+	while [ $r -le 2 ]; do
+		echo "=== user round $r" >/dev/console
+		rm -f "$W/ready" "$W/sup"
+		embench supervise "$W/ready" "$W/sup" exitmon run -i 1 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" &
+		bg=$!
+		if embench waitfile "$W/ready" 120000; then
+			t=$(embench time vmm --mode real -n "$BCPU_N" -m 0 </dev/null 2>/dev/null | tail -n1)
+			stop_bg "$bg"
+			echo "user exitmon_i1 $r $(cat "$W/sup") vmm $t n $BCPU_N refreshes $(grep -c 'TOTAL' "$W/em.out")" >>"$OUT"
+		else
+			stop_bg "$bg"
+			note "exitmon -i 1 did not attach: $(tail -c 300 "$W/em.err")"
+		fi
+		r=$((r + 1))
+	done
+fi
+{
+	echo "@@VMTEST-BEGIN bench@@"
+	cat "$OUT"
+	echo "@@VMTEST-END bench@@"
+} >"$RESULT_DEV"
+exit 0
