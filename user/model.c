@@ -5,6 +5,16 @@
 #include <string.h>
 #include "model.h"
 
+const char *const em_counter_names[EM_CNT__MAX] = {
+	[EM_CNT_EXITS] = "exits",
+	[EM_CNT_FILTERED] = "filtered",
+	[EM_CNT_ENTRIES] = "entries",
+	[EM_CNT_UNPAIRED_ENTRY] = "unpaired_entries",
+	[EM_CNT_PENDING_FULL] = "pending_full",
+	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
+	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
+};
+
 void em_snapshot_init(struct em_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));

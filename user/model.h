@@ -67,6 +67,9 @@ struct em_snapshot {
 	struct em_row *rows;
 };
 
+/* Names of enum em_counter, as in JSON output and snapshots. */
+extern const char *const em_counter_names[EM_CNT__MAX];
+
 void em_snapshot_init(struct em_snapshot *s);
 void em_snapshot_free(struct em_snapshot *s);
 /* Row with this identity, created zeroed if absent; NULL on ENOMEM. */

@@ -216,16 +216,6 @@ static json_t *stats_json(const struct em_stats *st, json_t *o)
 	return o;
 }
 
-static const char *counter_names[EM_CNT__MAX] = {
-	[EM_CNT_EXITS] = "exits",
-	[EM_CNT_FILTERED] = "filtered",
-	[EM_CNT_ENTRIES] = "entries",
-	[EM_CNT_UNPAIRED_ENTRY] = "unpaired_entries",
-	[EM_CNT_PENDING_FULL] = "pending_full",
-	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
-	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
-};
-
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
 	json_t *root = json_object(), *rows = json_array(), *cnt = json_object(), *tot;
@@ -274,7 +264,7 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 	json_object_set_new(tot, "rate", json_real(period ? total / period : 0.0));
 	json_object_set_new(root, "total", tot);
 	for (i = 0; i < EM_CNT__MAX; i++)
-		json_object_set_new(cnt, counter_names[i], json_integer((json_int_t)v->counters[i]));
+		json_object_set_new(cnt, em_counter_names[i], json_integer((json_int_t)v->counters[i]));
 	json_object_set_new(root, "counters", cnt);
 	rc = json_dumpf(root, f, JSON_COMPACT);
 	json_decref(root);

@@ -22,16 +22,7 @@
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
 
-_Static_assert(EM_CNT__MAX == 7, "update counter_names and docs/snapshots.md");
-static const char *const counter_names[EM_CNT__MAX] = {
-	[EM_CNT_EXITS] = "exits",
-	[EM_CNT_FILTERED] = "filtered",
-	[EM_CNT_ENTRIES] = "entries",
-	[EM_CNT_UNPAIRED_ENTRY] = "unpaired_entries",
-	[EM_CNT_PENDING_FULL] = "pending_full",
-	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
-	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
-};
+_Static_assert(EM_CNT__MAX == 7, "update em_counter_names and docs/snapshots.md");
 
 struct ctx {
 	char *err;
@@ -255,7 +246,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 		goto out;
 
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if ((rc = set_u64(counters, counter_names[i], s->counters[i], "counters", c)))
+		if ((rc = set_u64(counters, em_counter_names[i], s->counters[i], "counters", c)))
 			goto out;
 
 	for (r = 0; r < s->nrows; r++)
@@ -651,7 +642,7 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
 		return rc;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if ((rc = get_u64(counters, "counters", counter_names[i], &s->counters[i], c)))
+		if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;
 
 	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
