@@ -5,7 +5,7 @@
 # tables. Knobs: BENCH_ROUNDS (test-run rounds, 7), BENCH_PAIRS (100000),
 # BENCH_RIG=0 (skip the rig), BENCH_RIG_ROUNDS (3), BENCH_N (CPUIDs, 100000).
 BENCH_BUILD := $(BUILD)/bench
-BENCH_VARIANTS := real copy nocnt nohist lazy lean leants
+BENCH_VARIANTS := real copy nocnt nohist lazy lean leants direct best
 BENCH_real_FLAGS := -DEMB_REAL
 BENCH_copy_FLAGS :=
 BENCH_nocnt_FLAGS := -DEMB_NO_CNT
@@ -13,6 +13,8 @@ BENCH_nohist_FLAGS := -DEMB_NO_HIST
 BENCH_lazy_FLAGS := -DEMB_LAZY_VCPU
 BENCH_lean_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU
 BENCH_leants_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU -DEMB_TASK_STORAGE
+BENCH_direct_FLAGS := -DEMB_DIRECT_PENDING
+BENCH_best_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU -DEMB_DIRECT_PENDING
 BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_VARIANTS:%=$(BENCH_BUILD)/v_%.bpf.o)
 
 .PHONY: bench bench-build bench-host bench-rig

@@ -250,6 +250,8 @@ static int cmd_testrun(int argc, char **argv)
 		{ "variant: no EXITS/ENTRIES counters", "bench/v_nocnt.bpf.o", "run_event", 0, 0, 0, 0 },
 		{ "variant: no histogram update", "bench/v_nohist.bpf.o", "run_event", 0, 0, 0, 0 },
 		{ "variant: task storage, no counters", "bench/v_leants.bpf.o", "run_event", 0, 0, 0, 0 },
+		{ "variant: direct-mapped pending", "bench/v_direct.bpf.o", "run_event", 0, 0, 0, 0 },
+		{ "variant: direct pending, no counters", "bench/v_best.bpf.o", "run_event", 0, 0, 0, 0 },
 		/* tc wrapper, repeat loop */
 		{ "empty tc (floor)", "bench/v_real.bpf.o", "empty_tc", 1, 0, 0, 1 },
 		{ "exitmon core", "bench/v_real.bpf.o", "pair_tc", 1, 0, 0, 0 },
@@ -257,6 +259,12 @@ static int cmd_testrun(int argc, char **argv)
 		{ "exitmon core --reason CPUID,HLT", "bench/v_real.bpf.o", "pair_tc", 1, 0, 1, 0 },
 		{ "variant: no EXITS/ENTRIES counters", "bench/v_nocnt.bpf.o", "pair_tc", 1, 0, 0, 0 },
 		{ "variant: no histogram update", "bench/v_nohist.bpf.o", "pair_tc", 1, 0, 0, 0 },
+		{ "variant: direct-mapped pending", "bench/v_direct.bpf.o", "pair_tc", 1, 0, 0, 0 },
+		{ "variant: direct pending, no counters", "bench/v_best.bpf.o", "pair_tc", 1, 0, 0, 0 },
+		{ "piece: 2 clock reads", "bench/v_copy.bpf.o", "piece_clock", 1, 0, 0, 0 },
+		{ "piece: 2 pending (LRU hash) lookups", "bench/v_copy.bpf.o", "piece_pending", 1, 0, 0, 0 },
+		{ "piece: 4 per-CPU array lookups", "bench/v_copy.bpf.o", "piece_arrays", 1, 0, 0, 0 },
+		{ "piece: 1 lookup + latency/histogram", "bench/v_copy.bpf.o", "piece_latency", 1, 0, 0, 0 },
 	};
 	const int n = sizeof(cfgs) / sizeof(cfgs[0]);
 	const char *build;

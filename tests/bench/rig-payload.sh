@@ -9,7 +9,8 @@
 #   bpf   CFG ROUND prog run_cnt run_time_ns   phase 2: BPF stats on
 #   user  CFG ROUND ready_ms window_s cpu_ns cpu_pct maxrss_kb rc  (embench supervise)
 #   note  TEXT
-# Parameters (/bench-params.sh): BN, BROUNDS, BCPU_N, BSLOW, BBPF.
+# Parameters (/bench-params.sh): BN, BN_BPF (exits of the bpf phase), BROUNDS,
+# BCPU_N, BSLOW, BBPF.
 set -u
 # shellcheck disable=SC1091
 . /bench-params.sh
@@ -19,6 +20,7 @@ OUT=$W/results
 : >"$OUT"
 B=/bench
 VMM="vmm --mode real -n $BN -m 0"
+VMM_BPF="vmm --mode real -n ${BN_BPF:-$BN} -m 0"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 note() { echo "note $*" >>"$OUT"; echo "bench: $*" >/dev/console; }
@@ -97,7 +99,13 @@ stop_cfg() { # CFG ROUND PHASE
 }
 
 run_vmm() { # CFG ROUND PHASE
-	tv=$(embench time $VMM 2>"$W/vmm.err" </dev/null | tail -n1)
+	if [ "$3" = bpf ]; then
+		# shellcheck disable=SC2086
+		tv=$(embench time $VMM_BPF 2>"$W/vmm.err" </dev/null | tail -n1)
+	else
+		# shellcheck disable=SC2086
+		tv=$(embench time $VMM 2>"$W/vmm.err" </dev/null | tail -n1)
+	fi
 	# tv = "wall_ns W rc R"
 	# shellcheck disable=SC2086
 	set -- "$1" "$2" "$3" $tv

@@ -7,6 +7,8 @@
  *                     sum(lat_count) + unpaired)
  *   EMB_TASK_STORAGE  keep the pending exit in task-local storage instead of
  *                     the LRU hash keyed by tid (needs a task: tracing progs)
+ *   EMB_DIRECT_PENDING a direct-mapped ARRAY (slot tid % 8192) in front of
+ *                     the LRU hash for the pending exit (see below)
  *   EMB_NO_HIST       skip the histogram update (measurement only)
  * Without knobs it is byte-for-byte the same logic as bpf/aggregate.bpf.h.
  *
@@ -81,8 +83,57 @@ struct {
 	__type(key, __u32); /* tid */
 	__type(value, struct em_pending);
 } pending SEC(".maps");
+#ifdef EMB_DIRECT_PENDING
+/*
+ * Direct-mapped cache in front of the LRU hash: slot tid % 8192 of a plain
+ * ARRAY (lookups inlined by the verifier, no hashing), owned by one tid at
+ * a time; a thread whose slot is owned by another live thread falls back
+ * to the hash, so pairing stays exact. One cache line per slot: vCPU
+ * threads on different CPUs do not share lines.
+ */
+struct emb_dslot {
+	__u32 tid;
+	__u32 pad0;
+	struct em_pending p;
+	__u8 pad[64 - 8 - sizeof(struct em_pending)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct emb_dslot);
+} pending_direct SEC(".maps");
+
+static __always_inline struct em_pending *emb_pending_get(__u32 *tidp)
+{
+	__u32 idx = *tidp & 8191;
+	struct emb_dslot *d = bpf_map_lookup_elem(&pending_direct, &idx);
+
+	if (d && d->tid == *tidp)
+		return &d->p;
+	return bpf_map_lookup_elem(&pending, tidp);
+}
+
+static __always_inline long emb_pending_new(__u32 *tidp, struct em_pending *np)
+{
+	__u32 idx = *tidp & 8191;
+	struct emb_dslot *d = bpf_map_lookup_elem(&pending_direct, &idx);
+
+	/* free slot, or its owner has nothing pending: take it */
+	if (d && (d->tid == 0 || d->p.ts == 0)) {
+		d->tid = *tidp;
+		d->p = *np;
+		return 0;
+	}
+	return bpf_map_update_elem(&pending, tidp, np, BPF_ANY);
+}
+#define EMB_PENDING_GET(tidp) emb_pending_get(tidp)
+#define EMB_PENDING_NEW(tidp, np) emb_pending_new((tidp), (np))
+#else
 #define EMB_PENDING_GET(tidp) ((struct em_pending *)bpf_map_lookup_elem(&pending, (tidp)))
 #define EMB_PENDING_NEW(tidp, np) bpf_map_update_elem(&pending, (tidp), (np), BPF_ANY)
+#endif
 #endif
 
 struct {

@@ -52,6 +52,69 @@ int empty_tc(struct __sk_buff *skb)
 {
 	return 0;
 }
+
+/*
+ * Pieces of a pair, one per program, to see where pair_tc's time goes.
+ * Each does what a pair does of one kind: the two clock reads, the two
+ * lookups of the pending hash, the four per-CPU array lookups (stats and
+ * counters, exit and entry), the latency update with its histogram math.
+ * Built from the knob copy (EMB_VARIANT), whose pending-map macros they use.
+ */
+#ifdef EMB_VARIANT
+volatile __u64 emb_sink;
+
+SEC("tc")
+int piece_clock(struct __sk_buff *skb)
+{
+	emb_sink += bpf_ktime_get_ns() + bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tc")
+int piece_pending(struct __sk_buff *skb)
+{
+	__u32 tid = 1001;
+	struct em_pending np = { .ts = 1 }, *p = EMB_PENDING_GET(&tid);
+
+	if (!p) {
+		EMB_PENDING_NEW(&tid, &np);
+		return 0;
+	}
+	p->ts = 2;
+	p = EMB_PENDING_GET(&tid);
+	if (p)
+		p->ts = 0;
+	return 0;
+}
+
+SEC("tc")
+int piece_arrays(struct __sk_buff *skb)
+{
+	__u32 slot = EM_SVM_BASE + 0x72;
+	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
+
+	if (st)
+		st->count++;
+	em_count(EM_CNT_EXITS);
+	em_count(EM_CNT_ENTRIES);
+	st = bpf_map_lookup_elem(&stats, &slot);
+	if (st)
+		st->lat_count++;
+	return 0;
+}
+
+SEC("tc")
+int piece_latency(struct __sk_buff *skb)
+{
+	__u32 slot = EM_SVM_BASE + 0x72;
+	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
+	__u64 t = bpf_ktime_get_ns();
+
+	if (st)
+		em_add_latency(st, 500 + (t & 4095));
+	return 0;
+}
+#endif /* EMB_VARIANT */
 #endif
 
 /* --- raw_tp handlers: a copy of bpf/exitmon.bpf.c's, SVM part only ---- */
