@@ -14,7 +14,7 @@
  *   IOIO exits:  M + 1 + 4k
  * plus a few others (NPF, INTR) that are not exact.
  *
- * Usage: kvmq [-n N] [-m M] [-q LEAF:ECX]... [-v VMS] [--intel-cpuid]
+ * Usage: kvmq [-n N] [-m M] [-q LEAF:ECX]... [-v VMS] [--intel-cpuid] [-t SEC]
  *   -v VMS        run VMS VMs at once (thread each); VM i does N*(i+1)
  *                 cpuids and M*(i+1) outs, so their counts differ.
  *   --intel-cpuid give the vCPU KVM's supported CPUID with the vendor
@@ -23,6 +23,8 @@
  *                 behaviour" visible in the output.
  * Output, one line per query:  vm=I q=K leaf=L ecx=C -> A B C D  (hex)
  * and per VM:  vm=I n=N m=M work_ns=T  (T: KVM_RUN start to the sync exit)
+ *   -t SEC        give up after SEC seconds (default 120): print each VM's
+ *                 progress and exit 124
  * Exit status 0 iff every VM reached hlt with the expected exits.
  */
 #define _GNU_SOURCE
@@ -52,6 +54,7 @@ static uint32_t q_leaf[MAX_Q], q_ecx[MAX_Q];
 static int nq;
 static unsigned long base_n = 1000, base_m = 100;
 static int nvms = 1, intel_cpuid;
+static unsigned timeout_s = 120;
 static int kvm_fd;
 static pthread_barrier_t sync_barrier;
 
@@ -65,6 +68,20 @@ struct vm {
 	int ok;
 	char err[160];
 };
+
+static struct vm *all_vms;
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	sleep(timeout_s);
+	for (int i = 0; i < nvms; i++)
+		printf("vm=%d error: timeout after %us: outs=%lu/%lu reports=%d/%d work_ns=%llu\n",
+		       i, timeout_s, all_vms[i].outs, all_vms[i].m, all_vms[i].nres, 4 * nq,
+		       (unsigned long long)all_vms[i].work_ns);
+	fflush(stdout);
+	_exit(124);
+}
 
 static void die(const char *what)
 {
@@ -275,7 +292,7 @@ static uint32_t parse_u32(const char *s)
 
 int main(int argc, char **argv)
 {
-	struct vm vms[MAX_VMS];
+	static struct vm vms[MAX_VMS];
 	pthread_t th[MAX_VMS];
 	int rc = 0;
 
@@ -294,10 +311,12 @@ int main(int argc, char **argv)
 			q_leaf[nq] = parse_u32(argv[i]);
 			q_ecx[nq] = c ? parse_u32(c + 1) : 0;
 			nq++;
+		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+			timeout_s = parse_u32(argv[++i]);
 		} else if (!strcmp(argv[i], "--intel-cpuid")) {
 			intel_cpuid = 1;
 		} else {
-			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-q LEAF:ECX]... [--intel-cpuid]\n");
+			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-q LEAF:ECX]... [--intel-cpuid] [-t SEC]\n");
 			return 2;
 		}
 	}
@@ -305,6 +324,13 @@ int main(int argc, char **argv)
 	if (kvm_fd < 0)
 		die("/dev/kvm");
 	pthread_barrier_init(&sync_barrier, NULL, nvms);
+	all_vms = vms;
+	if (timeout_s) {
+		pthread_t wd;
+
+		pthread_create(&wd, NULL, watchdog, NULL);
+		pthread_detach(wd);
+	}
 	for (int i = 0; i < nvms; i++) {
 		memset(&vms[i], 0, sizeof(vms[i]));
 		vms[i].idx = i;

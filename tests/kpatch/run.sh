@@ -65,6 +65,16 @@ if [ -e "$tarball" ]; then
 	done
 	[ -z "$bad" ] && ok "every patch has From/Subject headers and a diffstat" ||
 		notok "every patch has From/Subject headers and a diffstat" "headers" "missing in$bad"
+	# Kernel coding style of the series (checkpatch from the same tarball).
+	tar -xJf "$tarball" -C "$WORK/clean" --strip-components=1 \
+		linux-source-6.1/scripts/checkpatch.pl linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch 2>/dev/null
+	cpout=$(for p in "${series[@]}"; do
+		perl "$WORK/clean/scripts/checkpatch.pl" --no-tree --strict -q "$p" 2>&1 |
+			grep -E '^(ERROR|WARNING|CHECK):' | grep -v 'does MAINTAINERS need updating'
+	done)
+	[ -z "$cpout" ] && ok "checkpatch.pl --strict: no errors, warnings or checks (new files are under the KVM x86 MAINTAINERS entry)" ||
+		notok "checkpatch.pl --strict is clean" "nothing" "$cpout"
 	rm -rf "$WORK/clean"
 else
 	skip "git apply --check on a clean tree" "linux-source-6.1 cannot be installed"
