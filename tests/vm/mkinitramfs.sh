@@ -58,6 +58,8 @@ mdir=/lib/modules/$kver/kernel/vmtest
 mkdir -p "$root$mdir"
 cp "$kdir"/modules/*.ko "$root$mdir/"
 rmdir "$root/modules" && ln -s "$mdir" "$root/modules"
+# depmod warns about these when they are missing; none is needed here.
+touch "$root/lib/modules/$kver/"{modules.order,modules.builtin,modules.builtin.modinfo}
 depmod -b "$root" "$kver"
 cp "$kdir/config" "$root/boot/config-$kver"
 
