@@ -9,7 +9,7 @@ EXITMON_QUERY_SRCS   := guest/exitmon-query.c user/reasons.c
 EXITMON_QUERY_DEPS   := $(EXITMON_QUERY_SRCS) user/reasons.h bpf/exitmon.h guest/guest.mk
 EXITMON_QUERY_BUILD  := $(or $(BUILD),build)
 
-.PHONY: guest-test
+.PHONY: guest-test exitmon-query-clean
 exitmon-query: $(EXITMON_QUERY_DEPS)
 	$(EXITMON_QUERY_CC) $(EXITMON_QUERY_CFLAGS) -static -o $@ $(EXITMON_QUERY_SRCS)
 
@@ -20,3 +20,13 @@ $(EXITMON_QUERY_BUILD)/exitmon-query-fake: $(EXITMON_QUERY_DEPS)
 
 exitmon-query-fake: $(EXITMON_QUERY_BUILD)/exitmon-query-fake
 .PHONY: exitmon-query-fake
+
+# exitmon-query's decoding against the modelled host (part of tests/kpatch).
+guest-test: $(EXITMON_QUERY_BUILD)/exitmon-query-fake
+	@FAKE_FAILS_FILE=$(EXITMON_QUERY_BUILD)/.fake-fails bash tests/kpatch/fake-tests.sh $< 0; \
+	test "$$(cat $(EXITMON_QUERY_BUILD)/.fake-fails)" = 0
+
+# `make clean` of the top Makefile also removes the tool (prerequisite only).
+clean: exitmon-query-clean
+exitmon-query-clean:
+	rm -f exitmon-query $(EXITMON_QUERY_BUILD)/exitmon-query-fake
