@@ -105,7 +105,7 @@ static struct regs cpuid(uint32_t leaf, uint32_t sub)
 		r.c = (uint32_t)(total * 3000);
 	} else {
 		bool defined = svm ? (sub <= 0xa6 || (sub >= 0x400 && sub <= 0x403) || sub >= 0xfffffffc)
-				   : (sub <= 79 && sub != 35 && sub != 38 && sub != 42 && sub != 71);
+				   : (sub <= 85 && sub != 35 && sub != 38 && sub != 42 && sub != 71 && sub != 82 && sub != 83);
 		uint64_t n = sub == cpuid_code ? cpuid_exits : sub == io_code ? io_exits : 0;
 
 		if (!defined) {

@@ -2,6 +2,8 @@
 # Tests of kernel-patch/ and guest/ (TAP on stdout):
 #   - the series applies (git apply --check) to a clean linux-source-6.1 tree;
 #   - kernel-patch/build.sh builds kvm.ko / kvm-amd.ko / kvm-intel.ko;
+#   - the vendor hooks (VMX too, which TCG cannot run) unit-tested in user
+#     space against user/reasons.c (unit-status.py);
 #   - guest/exitmon-query builds statically with -Wall -Wextra, no warnings,
 #     and its decoding is right against a fake CPUID;
 #   - in the nested rig (QEMU TCG L1 running the Debian 6.1 kernel, KVM on
@@ -98,6 +100,11 @@ if [ $brc = 0 ] && [ -e "$out/kvm.ko" ] && [ -e "$out/kvm-amd.ko" ] && [ -e "$ou
 		notok "patched kvm.ko carries BTF and the parameters" ".BTF + 2 params" "$(modinfo -p "$out/kvm.ko" | head -3)"
 	fi
 	modout=$out
+	# The vendor hooks (VMX included) in user space, against user/reasons.c.
+	python3 "$HERE/unit-status.py" "$out/../src" "$ROOT" "$n" >"$WORK/unit.tap"
+	cat "$WORK/unit.tap"
+	n=$((n + $(grep -cE '^(not )?ok ' "$WORK/unit.tap")))
+	fails=$((fails + $(grep -c '^not ok ' "$WORK/unit.tap")))
 elif [ $brc = 2 ]; then
 	skip "kernel-patch/build.sh" "build prerequisites cannot be installed"
 	modout=""
