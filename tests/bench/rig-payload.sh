@@ -19,19 +19,23 @@ mkdir -p "$W"
 OUT=$W/results
 : >"$OUT"
 B=/bench
-VMM="vmm --mode real -n $BN -m 0"
-VMM_BPF="vmm --mode real -n ${BN_BPF:-$BN} -m 0"
+VMM="vmm --timeout 100 --mode real -n $BN -m 0"
+VMM_BPF="vmm --timeout 100 --mode real -n ${BN_BPF:-$BN} -m 0"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
-note() { echo "note $*" >>"$OUT"; echo "bench: $*" >/dev/console; }
+# Results stream to the host as they come, so a hang loses nothing before it.
+echo "@@VMTEST-BEGIN bench@@" >"$RESULT_DEV"
+rec() { tee -a "$OUT" >>"$RESULT_DEV"; }
+note() { echo "note $*" | rec; echo "bench: $*" >/dev/console; }
 
 # Stop a background tracer: SIGINT, then wait (max 60 s) for it to go.
-stop_bg() { # PID
+stop_bg() { # PID (SIGINT; SIGTERM after 30 s, forwarded by embench supervise; SIGKILL after 40 s)
 	kill -INT "$1" 2>/dev/null
 	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 600 ]; do
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 400 ]; do
 		sleep 0.1
 		i=$((i + 1))
+		[ $i = 300 ] && { note "pid $1 ignores SIGINT for 30 s: SIGTERM"; kill -TERM "$1" 2>/dev/null; }
 	done
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
@@ -81,19 +85,19 @@ stop_cfg() { # CFG ROUND PHASE
 	[ -n "$bg" ] || return 0
 	if [ "$3" = bpf ]; then
 		case $1 in
-		exitmon*) embench progstats handle_ | sed "s/^prog /bpf $1 $2 /" >>"$OUT" ;;
+		exitmon*) embench progstats handle_ | sed "s/^prog /bpf $1 $2 /" | rec ;;
 		esac
 	fi
 	stop_bg "$bg"
 	case $1 in
-	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" >>"$OUT" ;;
+	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
 	empty_raw | count_tp | v_*)
-		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" >>"$OUT" ;;
+		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
 	perf_record)
-		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" >>"$OUT"
+		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" | rec
 		rm -f "$W/perf.data" ;;
 	perf_live)
-		echo "note perf_live round $2: $(grep -c . "$W/perf.out") lines of output, stderr: $(tail -c 200 "$W/perf.err" | tr '\n' ' ')" >>"$OUT" ;;
+		echo "note perf_live round $2: $(grep -c . "$W/perf.out") lines of output, stderr: $(tail -c 200 "$W/perf.err" | tr '\n' ' ')" | rec ;;
 	esac
 	bg=
 }
@@ -109,10 +113,10 @@ run_vmm() { # CFG ROUND PHASE
 	# tv = "wall_ns W rc R"
 	# shellcheck disable=SC2086
 	set -- "$1" "$2" "$3" $tv
-	echo "$3 $1 $2 $5 $7" | sed 's/^bpf /vmm-bpf /' >>"$OUT"
+	echo "$3 $1 $2 $5 $7" | sed 's/^bpf /vmm-bpf /' | rec
 }
 
-echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) ncpu=$(grep -c ^processor /proc/cpuinfo) n=$BN rounds=$BROUNDS" >>"$OUT"
+echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) ncpu=$(grep -c ^processor /proc/cpuinfo) n=$BN rounds=$BROUNDS" | rec
 if [ ! -c /dev/kvm ]; then
 	note "no /dev/kvm in L1"
 else
@@ -147,7 +151,7 @@ else
 		if embench waitfile "$W/ready" 120000; then
 			t=$(embench time vmm --mode real -n "$BCPU_N" -m 0 </dev/null 2>/dev/null | tail -n1)
 			stop_bg "$bg"
-			echo "user exitmon_i1 $r $(cat "$W/sup") vmm $t n $BCPU_N refreshes $(grep -c 'TOTAL' "$W/em.out")" >>"$OUT"
+			echo "user exitmon_i1 $r $(cat "$W/sup") vmm $t n $BCPU_N refreshes $(grep -c 'TOTAL' "$W/em.out")" | rec
 		else
 			stop_bg "$bg"
 			note "exitmon -i 1 did not attach: $(tail -c 300 "$W/em.err")"
@@ -155,9 +159,5 @@ else
 		r=$((r + 1))
 	done
 fi
-{
-	echo "@@VMTEST-BEGIN bench@@"
-	cat "$OUT"
-	echo "@@VMTEST-END bench@@"
-} >"$RESULT_DEV"
+echo "@@VMTEST-END bench@@" >>"$RESULT_DEV"
 exit 0
