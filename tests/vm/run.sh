@@ -88,10 +88,9 @@ EOF
 
 # ---- Prerequisites --------------------------------------------------------
 log "setup (packages, kernel cache)"
-set +e
-kdir=$(bash "$here/setup.sh" | tail -n1)
-setup_rc=${PIPESTATUS[0]}
-set -e
+setup_rc=0
+bash "$here/setup.sh" >"$work/setup.out" || setup_rc=$?
+kdir=$(tail -n1 "$work/setup.out")
 if [ "$setup_rc" != 0 ] || [ ! -f "$kdir/vmlinuz" ]; then
 	if [ "$setup_rc" = 2 ]; then
 		skip "nested-KVM tier" "prerequisites unavailable (qemu/busybox/kernel package could not be installed; see stderr)"

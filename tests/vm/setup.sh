@@ -41,9 +41,9 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
 	fi
 	log "installing ${need_pkgs[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	if ! apt-get install -y -qq "${need_pkgs[@]}" >&2; then
+	if ! apt-get install -y -qq -o DPkg::Lock::Timeout=120 "${need_pkgs[@]}" >&2; then
 		apt_update || { log "apt-get update failed"; exit 2; }
-		apt-get install -y -qq "${need_pkgs[@]}" >&2 || {
+		apt-get install -y -qq -o DPkg::Lock::Timeout=120 "${need_pkgs[@]}" >&2 || {
 			log "cannot install ${need_pkgs[*]}"
 			exit 2
 		}
@@ -69,9 +69,12 @@ kdir=$CACHE_ROOT/$kver
 
 # The cache is complete only once the stamp exists: an interrupted unpack
 # is redone, not trusted.
+mkdir -p "$CACHE_ROOT"
+# Concurrent runs on one machine: one fetches, the others wait and reuse.
+exec 9>"$CACHE_ROOT/.lock"
+flock 9
 if [ ! -e "$kdir/.complete" ]; then
 	log "fetching $kpkg into $kdir"
-	mkdir -p "$CACHE_ROOT"
 	tmp=$(mktemp -d "$CACHE_ROOT/.tmp.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	(
