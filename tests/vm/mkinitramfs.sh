@@ -99,15 +99,17 @@ mount -t tmpfs tmp /tmp
 mount -t tracefs nodev /sys/kernel/tracing
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
+# shellcheck disable=SC3045 # busybox ash has ulimit -l; BPF maps need it on old kernels
 ulimit -l unlimited
 
 npt=1
+# shellcheck disable=SC2013 # words, not lines, are wanted
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	vmtest.npt=*) npt=${arg#vmtest.npt=} ;;
 	esac
 done
-export VMTEST_NPT=$npt
+export VMTEST_NPT="$npt"
 
 # Results channel: a dedicated serial port when present (nothing else
 # writes there, so no kernel message can interleave), else the console.
