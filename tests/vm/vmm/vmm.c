@@ -18,6 +18,8 @@
  *   vmm: pid=P mode=... vcpus=V n=N m=M k=K l=L port=X
  *   vmm: vcpu=I tid=T               (once per vCPU thread, before running)
  *   vmm: vcpu=I tid=T done io=M ok  (after its hlt)
+ * and on stderr, for a vCPU that failed or hit the --timeout watchdog:
+ *   vmm: vcpu I: [TIMEOUT] io=.. (want M) esi=<loop counter> rip=..
  * Exit status 0 iff every vCPU reached hlt with the expected I/O count and
  * loop registers at zero.
  *
@@ -238,10 +240,11 @@ static void setup_sregs(struct vcpu *v)
 		die("KVM_SET_REGS");
 }
 
-static void *vcpu_body(struct vcpu *v)
+static void vcpu_body(struct vcpu *v)
 {
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	uint64_t io = 0;
+	int kicked = 0; /* left KVM_RUN because of the watchdog */
 
 	printf("vmm: vcpu=%u tid=%d\n", v->id, tid);
 	fflush(stdout);
@@ -253,13 +256,15 @@ static void *vcpu_body(struct vcpu *v)
 
 	for (;;) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if ((errno == EINTR || errno == EAGAIN) && timed_out)
+			if ((errno == EINTR || errno == EAGAIN) && timed_out) {
+				kicked = 1;
 				break;
+			}
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			fprintf(stderr, "vmm: vcpu %u: KVM_RUN: %s\n", v->id,
 				strerror(errno));
-			return NULL;
+			return;
 		}
 		switch (v->run->exit_reason) {
 		case KVM_EXIT_IO:
@@ -267,40 +272,41 @@ static void *vcpu_body(struct vcpu *v)
 			    v->run->io.port != opt.port) {
 				fprintf(stderr, "vmm: vcpu %u: unexpected io port 0x%x dir %u\n",
 					v->id, v->run->io.port, v->run->io.direction);
-				return NULL;
+				return;
 			}
 			io += v->run->io.count;
 			continue;
 		case KVM_EXIT_HLT:
 			break;
 		case KVM_EXIT_INTR:
-			if (timed_out)
+			if (timed_out) {
+				kicked = 1;
 				break;
+			}
 			continue;
 		default:
 			fprintf(stderr, "vmm: vcpu %u: unexpected exit %u (hw 0x%llx)\n",
 				v->id, v->run->exit_reason,
 				(unsigned long long)v->run->hw.hardware_exit_reason);
-			return NULL;
+			return;
 		}
-		break; /* hlt: never enter this vCPU again */
+		break; /* hlt (or watchdog): never enter this vCPU again */
 	}
 
 	struct kvm_regs r;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
 		die("KVM_GET_REGS");
-	if (timed_out || io != opt.m || (uint32_t)r.rsi != 0) {
+	if (kicked || io != opt.m || (uint32_t)r.rsi != 0) {
 		fprintf(stderr, "vmm: vcpu %u:%s io=%llu (want %u) esi=%llu rip=0x%llx\n",
-			v->id, timed_out ? " TIMEOUT" : "", (unsigned long long)io,
+			v->id, kicked ? " TIMEOUT" : "", (unsigned long long)io,
 			opt.m, (unsigned long long)r.rsi, (unsigned long long)r.rip);
-		return NULL;
+		return;
 	}
 	printf("vmm: vcpu=%u tid=%d done io=%llu ok\n", v->id, tid,
 	       (unsigned long long)io);
 	fflush(stdout);
 	v->ok = 1;
-	return NULL;
 }
 
 static void *vcpu_thread(void *arg)
