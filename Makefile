@@ -13,7 +13,8 @@ BUILD     := build
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -I. -Iuser -Ibpf -I$(BUILD) -DEXITMON_VERSION=\"$(VERSION)\"
 LDLIBS    := -lbpf -lelf -lz -ljansson -lm
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -I. -Ibpf
+# -mcpu=v3: 32-bit cmpxchg (kernel >= 5.12) for claiming pending slots
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -I. -Ibpf
 
 # Pure logic, linked by the unit tests without libbpf or root.
 PURE_SRCS := user/model.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c \

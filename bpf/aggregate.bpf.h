@@ -48,9 +48,33 @@ struct {
 } breakdown SEC(".maps");
 
 /*
- * Exit awaiting its entry, per vCPU thread. LRU so threads of VMs that
- * are gone get evicted: memory stays bounded whatever the number of VMs.
+ * Exit awaiting its entry, per vCPU thread. Two levels, because the
+ * pending lookup was ~40 % of the handlers' cost (docs/performance.md):
+ *  - pending_fast: a direct-mapped ARRAY, slot tid % EM_PENDING_FAST, owned
+ *    by the first thread that claims it (cmpxchg, once per thread) and
+ *    kept; one cache line per slot so vCPU threads share no lines;
+ *  - pending: an LRU hash for threads whose slot another thread owns; LRU
+ *    so threads of VMs that are gone get evicted.
+ * Memory is bounded whatever the number of VMs. A slot left by a dead
+ * thread passes to the next thread that reuses its tid; the tgid check in
+ * em_on_entry() keeps a stale exit from being paired with it.
  */
+#define EM_PENDING_FAST 8192
+
+struct em_pending_slot {
+	__u32 owner; /* tid, 0 = free */
+	__u32 pad0;
+	struct em_pending p;
+	__u8 pad[64 - 8 - sizeof(struct em_pending)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EM_PENDING_FAST);
+	__type(key, __u32);
+	__type(value, struct em_pending_slot);
+} pending_fast SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -149,6 +173,22 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 	return st;
 }
 
+/* The thread's pending record, or NULL; claim: take a free fast slot. */
+static __always_inline struct em_pending *em_pending_find(__u32 tid, bool claim)
+{
+	__u32 idx = tid & (EM_PENDING_FAST - 1);
+	struct em_pending_slot *s = bpf_map_lookup_elem(&pending_fast, &idx);
+
+	if (s) {
+		/* only thread tid ever runs this with tid: no race once owned */
+		if (s->owner == tid)
+			return &s->p;
+		if (claim && !s->owner && !__sync_val_compare_and_swap(&s->owner, 0, tid))
+			return &s->p;
+	}
+	return bpf_map_lookup_elem(&pending, &tid);
+}
+
 static __always_inline void em_add_latency(struct em_stats *st, __u64 lat)
 {
 	__u32 b = em_hist_bucket(lat);
@@ -174,7 +214,7 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 	if (!em_target_ok(tgid, vcpu) || !em_reason_ok(isa, reason)) {
 		em_count(EM_CNT_FILTERED);
 		/* A filtered exit must not lend its entry to an earlier exit. */
-		p = bpf_map_lookup_elem(&pending, &tid);
+		p = em_pending_find(tid, false);
 		if (p)
 			p->ts = 0;
 		return;
@@ -188,7 +228,7 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 			st->count++;
 	}
 
-	p = bpf_map_lookup_elem(&pending, &tid);
+	p = em_pending_find(tid, true);
 	if (p) {
 		p->ts = now;
 		p->isa = isa;
@@ -214,9 +254,14 @@ static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 now)
 	if (!em_target_ok(tgid, vcpu))
 		return;
 	em_count(EM_CNT_ENTRIES);
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p || !p->ts) {
-		/* first entry of a vCPU, or its exit was filtered: no latency */
+	p = em_pending_find(tid, false);
+	if (!p || !p->ts || p->tgid != tgid) {
+		/*
+		 * First entry of a vCPU, its exit was filtered, or the record
+		 * is a dead thread's whose tid was reused: no latency.
+		 */
+		if (p)
+			p->ts = 0;
 		em_count(EM_CNT_UNPAIRED_ENTRY);
 		return;
 	}

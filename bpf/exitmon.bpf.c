@@ -95,18 +95,25 @@ static __always_inline u32 em_vcpu_exit_reason(struct kvm_vcpu *vcpu, u32 isa)
 	return reason;
 }
 
+/* vcpu_id costs a probe read on raw_tp: only the vCPU filter and --per-vcpu need it. */
+static __always_inline u32 em_vcpu_id(struct kvm_vcpu *vcpu)
+{
+	if (filter_vcpu == EM_ANY_VCPU && !breakdown_vcpu)
+		return EM_ANY_VCPU;
+	return BPF_CORE_READ(vcpu, vcpu_id);
+}
+
 SEC("raw_tp/kvm_exit")
 int BPF_PROG(handle_exit_raw, struct kvm_vcpu *vcpu, u32 isa)
 {
 	em_on_exit(bpf_get_current_pid_tgid(), isa, em_vcpu_exit_reason(vcpu, isa),
-		   BPF_CORE_READ(vcpu, vcpu_id), bpf_ktime_get_ns());
+		   em_vcpu_id(vcpu), bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("raw_tp/kvm_entry")
 int BPF_PROG(handle_entry_raw, struct kvm_vcpu *vcpu)
 {
-	em_on_entry(bpf_get_current_pid_tgid(), BPF_CORE_READ(vcpu, vcpu_id),
-		    bpf_ktime_get_ns());
+	em_on_entry(bpf_get_current_pid_tgid(), em_vcpu_id(vcpu), bpf_ktime_get_ns());
 	return 0;
 }

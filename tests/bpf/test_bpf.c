@@ -440,6 +440,58 @@ static void test_histogram_edges(void **state)
 	fx_close(f);
 }
 
+/* Threads whose tids share a direct-mapped pending slot still pair exactly. */
+static void test_pending_slot_collision(void **state)
+{
+	struct fx *f;
+	struct em_stats st;
+	int i;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	for (i = 0; i < 3; i++) {
+		/* 101 and 101 + 8192 * k map to one slot; interleave them */
+		EXIT(f, TID(100, 101), SVM, 0x72, 0, 1000 * i);
+		EXIT(f, TID(100, 101 + 8192), SVM, 0x72, 1, 1000 * i + 1);
+		EXIT(f, TID(100, 101 + 16384), SVM, 0x72, 2, 1000 * i + 2);
+		ENTRY(f, TID(100, 101 + 16384), 2, 1000 * i + 32); /* 30 */
+		ENTRY(f, TID(100, 101), 0, 1000 * i + 10);          /* 10 */
+		ENTRY(f, TID(100, 101 + 8192), 1, 1000 * i + 21);   /* 20 */
+	}
+	st = reason_stats(f, SVM, 0x72);
+	assert_int_equal(st.count, 9);
+	assert_int_equal(st.lat_count, 9);
+	assert_int_equal(st.lat_sum, 3 * (10 + 20 + 30));
+	assert_int_equal(st.lat_min, 10);
+	assert_int_equal(st.lat_max, 30);
+	assert_int_equal(counter(f, EM_CNT_UNPAIRED_ENTRY), 0);
+	fx_close(f);
+}
+
+/* A dead thread's pending exit is not paired with a new thread reusing its tid. */
+static void test_reused_tid_not_paired(void **state)
+{
+	struct fx *f;
+	struct em_stats st;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	EXIT(f, TID(100, 101), SVM, 0x78, 0, 0);   /* VM 100 halts and is killed */
+	ENTRY(f, TID(300, 101), 0, 5000000);       /* new VM 300 gets tid 101 */
+	EXIT(f, TID(300, 101), SVM, 0x7b, 0, 5000010);
+	ENTRY(f, TID(300, 101), 0, 5000015);
+	st = reason_stats(f, SVM, 0x78);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.lat_count, 0);
+	st = reason_stats(f, SVM, 0x7b);
+	assert_int_equal(st.lat_count, 1);
+	assert_int_equal(st.lat_sum, 5);
+	assert_int_equal(counter(f, EM_CNT_UNPAIRED_ENTRY), 1);
+	fx_close(f);
+}
+
 /* The real programs, on this kernel's kvm tracepoints. */
 static void test_load_attach_real(void **state)
 {
@@ -508,6 +560,8 @@ int main(void)
 		cmocka_unit_test(test_isas_do_not_collide),
 		cmocka_unit_test(test_breakdown_per_vcpu),
 		cmocka_unit_test(test_histogram_edges),
+		cmocka_unit_test(test_pending_slot_collision),
+		cmocka_unit_test(test_reused_tid_not_paired),
 		cmocka_unit_test(test_load_attach_real),
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),
 	};
