@@ -37,12 +37,13 @@ struct {
 
 /*
  * Per VM / per vCPU breakdown, only when asked for (user space sets
- * max_entries; 1 otherwise). Allocated on use: most slots stay empty.
+ * max_entries; 1 otherwise). Preallocated: an on-demand per-CPU insert
+ * from a tracepoint can fail while the allocator's cache refills, which
+ * lost exits from the breakdown (seen in the nested rig).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct em_key);
 	__type(value, struct em_stats);
 } breakdown SEC(".maps");
@@ -125,20 +126,22 @@ static __always_inline bool em_reason_ok(__u32 isa, __u32 reason)
 	return (filter_reasons[word] >> (slot % 64)) & 1;
 }
 
-static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *key)
+static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *key, bool create)
 {
 	struct em_stats *st = bpf_map_lookup_elem(map, key);
 
-	if (st)
+	if (st || !create)
 		return st;
 	/* First exit of this key: insert zeroes; losing a race is fine. */
 	bpf_map_update_elem(map, key, &em_zero_stats, BPF_NOEXIST);
 	return bpf_map_lookup_elem(map, key);
 }
 
-/* Stats of (isa, reason); count_overflow is set on the exit, not the entry. */
-static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason,
-							bool count_overflow)
+/*
+ * Stats of (isa, reason). Only the exit creates hash keys and counts
+ * overflow: an entry whose exit found the table full adds no latency.
+ */
+static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit)
 {
 	__u32 slot = em_slot(isa, reason);
 	struct em_key key = { .isa = isa, .reason = reason,
@@ -147,18 +150,17 @@ static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason,
 
 	if (slot < EM_NSLOTS)
 		return bpf_map_lookup_elem(&stats, &slot);
-	st = em_hash_stats(&other_stats, &key);
+	st = em_hash_stats(&other_stats, &key, on_exit);
 	if (st)
 		return st;
-	if (count_overflow)
+	if (on_exit)
 		em_count(EM_CNT_OTHER_OVERFLOW);
 	slot = EM_SLOT_OTHER;
 	return bpf_map_lookup_elem(&stats, &slot);
 }
 
 static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reason,
-							   __u32 tgid, __u32 vcpu,
-							   bool count_overflow)
+							   __u32 tgid, __u32 vcpu, bool on_exit)
 {
 	struct em_key key = {
 		.isa = isa,
@@ -166,9 +168,9 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 		.tgid = tgid,
 		.vcpu = breakdown_vcpu ? vcpu : EM_ANY_VCPU,
 	};
-	struct em_stats *st = em_hash_stats(&breakdown, &key);
+	struct em_stats *st = em_hash_stats(&breakdown, &key, on_exit);
 
-	if (!st && count_overflow)
+	if (!st && on_exit)
 		em_count(EM_CNT_BREAKDOWN_OVERFLOW);
 	return st;
 }

@@ -31,7 +31,7 @@ void em_cli_usage(FILE *f)
 "      --vcpu N           only vCPU N\n"
 "      --per-vm           break counts down per VM process\n"
 "      --per-vcpu         break counts down per VM process and vCPU\n"
-"      --max-keys N       size of the breakdown table (default 4096)\n"
+"      --max-keys N       size of the breakdown table (default 1024)\n"
 "  -c, --cumulative       show totals since start instead of per interval\n"
 "                         (live keys: c toggles, s saves, q quits)\n"
 "  -s, --save FILE        save a snapshot of the run when it ends (also on\n"
@@ -176,7 +176,7 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 	o->cmd = EM_CMD_RUN;
 	o->interval_s = 1.0;
 	o->filters.vcpu = -1;
-	o->max_keys = 4096;
+	o->max_keys = 1024;
 	o->isa = host_isa;
 	err[0] = '\0';
 
@@ -228,8 +228,8 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 			o->filters.per_vcpu = true;
 			break;
 		case OPT_MAX_KEYS:
-			if (parse_u32(optarg, &v) || !v || v > 1u << 20)
-				return fail(err, errlen, "invalid --max-keys '%s' (1..1048576)", optarg);
+			if (parse_u32(optarg, &v) || !v || v > 65536)
+				return fail(err, errlen, "invalid --max-keys '%s' (1..65536)", optarg);
 			o->max_keys = v;
 			break;
 		case 'c':

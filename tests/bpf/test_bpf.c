@@ -378,7 +378,7 @@ static void test_breakdown_per_vcpu(void **state)
 	struct opts o = { .per_vm = true, .per_vcpu = true, .breakdown_max = 3 };
 	struct fx *f;
 	struct em_stats st;
-	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 };
+	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 }, k3 = { SVM, 0x72, 100, 3 };
 	int i;
 
 	(void)state;
@@ -405,6 +405,10 @@ static void test_breakdown_per_vcpu(void **state)
 	EXIT(f, TID(100, 104), SVM, 0x72, 3, 0);
 	assert_int_equal(counter(f, EM_CNT_BREAKDOWN_OVERFLOW), 2);
 	assert_int_equal(reason_stats(f, SVM, 0x72).count, 11);
+	/* the entry of an exit that missed the breakdown must not create its key */
+	ENTRY(f, TID(100, 104), 3, 5);
+	assert_false(lookup_sum(f, f->skel->maps.breakdown, &k3, &st));
+	assert_int_equal(reason_stats(f, SVM, 0x72).lat_count, 9);
 	fx_close(f);
 }
 
