@@ -154,7 +154,7 @@ busy=$(pgrep -fc qemu-system || true)
 log "boot L1 (rounds $R, N $N)"
 set +e
 timeout --kill-after=10 "${BENCH_BOOT_TIMEOUT:-900}" qemu-system-x86_64 \
-	-accel tcg -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
+	-accel tcg,thread=single -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
 	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet vmtest.npt=1" \
 	-serial "file:$work/console.log" -serial "file:$work/results.raw" \
