@@ -72,7 +72,7 @@ write_params() {
 VT_RIG_CASES='rig_real rig_paged'
 VT_rig_real_VMM='--mode real -n $RIG_REAL_N -m $RIG_REAL_M'
 VT_rig_paged_VMM='--mode paged -n $RIG_PAGED_N -m $RIG_PAGED_M -k $RIG_PAGED_K -l $RIG_PAGED_L'
-VT_CASES='real paged vcpus pid reason'
+VT_CASES='real paged vcpus pid reason tp'
 VT_real_VMM='--mode real -n $REAL_N -m $REAL_M'
 VT_paged_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_vcpus_VMM='--mode paged --vcpus $VCPU_V -n $VCPU_N -m $VCPU_M -k $VCPU_K -l $VCPU_L'
@@ -82,6 +82,8 @@ VT_pid_VMM='--mode real -n $PID_A_N -m $PID_A_M'
 VT_pid_VMM2='--mode real -n $PID_B_N -m $PID_B_M'
 VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
 VT_reason_EM='--reason CPUID --reason HLT'
+VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
+VT_tp_EM='--attach tp'
 VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
 EOF
 }
@@ -409,6 +411,18 @@ for npt in $npt_configs; do
 		"$(jq -c '[.rows[] | select(.count > 0) | .reason] | unique' "$f")"
 	check "$P $c: CPUID == $REASON_N" "$REASON_N" "$(jcount "$f" $R_CPUID)"
 	check "$P $c: HLT == 1" 1 "$(jcount "$f" $R_HLT)"
+
+	# tp: the classic-tracepoint fallback is exact too (same guest as paged).
+	c=tp
+	final_of "$d" "$c"
+	wall_ns=$(wall_ns_of "$d/$c.meta")
+	check "$P $c: --attach tp attached the classic tracepoints" tp "$(jq -r '.attach' "$f")"
+	check "$P real: auto attached raw_tp (vendor struct in kvm_amd BTF)" raw_tp \
+		"$(jq -r '.attach' "$d/real.final.json")"
+	check_mix "$P $c" "$f" "$npt" "$PAGED_N" "$PAGED_M" "$PAGED_K" "$PAGED_L"
+	check_faults "$P $c" "$f" "$npt"
+	latency_checks "$P $c" "$f" "$wall_ns" 1
+	vs_ftrace "$P $c" "$f" "$d/$c.hist"
 
 	# seed: scripts/seed-experiment.sh refuses without root or with a VM
 	# running, leaving kvm_amd alone ...
