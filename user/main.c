@@ -222,6 +222,10 @@ static int cmd_run(const struct em_opts *o)
 			if (tty)
 				fputs("\033[H\033[2J", stdout);
 			render(o, &view, &ctx);
+			if (tio_saved)
+				printf("\nkeys: c %s, s save%s, q quit\n",
+				       cumulative ? "per-interval view" : "cumulative view",
+				       o->save_path ? "" : " (needs --save)");
 			if (!tty && o->output == EM_OUT_TABLE)
 				fputc('\n', stdout);
 			em_snapshot_free(&view);

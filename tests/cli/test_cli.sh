@@ -76,6 +76,21 @@ else
 	expect 1 "refuses to overwrite without --force" "exists" -- $EM run -d 1 --save "$tmp/a.json"
 	if cmp -s "$tmp/a.json" "$tmp/a.orig"; then ok "the existing snapshot is untouched"; else notok "the existing snapshot is untouched"; fi
 	expect 0 "--force overwrites" "saved" -- $EM run -d 1 --save "$tmp/a.json" --force
+	# SIGUSR1 saves now, while the run goes on
+	$EM run -d 4 --save "$tmp/u.json" --ready-file "$tmp/ready" >/dev/null 2>"$tmp/u.err" &
+	em=$!
+	for _ in $(seq 50); do [ -e "$tmp/ready" ] && break; sleep 0.1; done
+	kill -USR1 $em
+	sleep 1
+	if [ -s "$tmp/u.json" ] && kill -0 $em 2>/dev/null; then ok "SIGUSR1 saves a snapshot while the run goes on"
+	else notok "SIGUSR1 saves a snapshot while the run goes on" "$(cat "$tmp/u.err")"; fi
+	wait $em
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(grep -c saved "$tmp/u.err")" -eq 2 ] && $EM show "$tmp/u.json" >/dev/null; then
+		ok "the final save replaces the run's own earlier save"
+	else
+		notok "the final save replaces the run's own earlier save" "rc=$rc" "$(cat "$tmp/u.err")"
+	fi
 	expect 0 "diff of two snapshots" "a.json" -- $EM diff "$tmp/a.orig" "$tmp/a.json"
 	if command -v setpriv >/dev/null; then
 		expect 1 "non-root is refused with one line" "permission denied" -- \
