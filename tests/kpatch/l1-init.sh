@@ -116,7 +116,8 @@ if [ -x /usr/bin/qemu-system-x86_64 ]; then
 	echo 1 > $P/exit_stats
 	echo vm > $P/exit_stats_scope
 	echo "@@l2 start $(cut -d' ' -f1 /proc/uptime)"
-	qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm -cpu host \
+	# bounded: a hung L2 fails its own scenarios, not the whole boot
+	timeout 240 qemu-system-x86_64 -L /usr/share/qemu -accel kvm -M microvm -cpu host \
 		-m 256M -smp 1 -nodefaults -no-user-config -nographic \
 		-serial stdio -kernel /l2/vmlinuz -initrd /l2/initrd.gz \
 		-append "console=ttyS0 quiet panic=-1" -no-reboot </dev/null 2>&1 |

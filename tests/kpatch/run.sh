@@ -206,7 +206,7 @@ chmod +x "$ir/init"
 (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.cpio.gz"
 
 t0=$(date +%s)
-timeout 600 qemu-system-x86_64 -accel tcg,thread=single -cpu max -smp 2 -m 2G -nographic \
+timeout 600 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nographic \
 	-no-reboot -kernel "$kdir/vmlinuz" -initrd "$WORK/initramfs.cpio.gz" \
 	-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$WORK/console.log" 2>&1
 qrc=$?
