@@ -205,12 +205,20 @@ sed "s/^NCOST=.*/NCOST=$NCOST/" "$HERE/l1-init.sh" >"$ir/init"
 chmod +x "$ir/init"
 (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initramfs.cpio.gz"
 
-t0=$(date +%s)
-timeout 600 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nographic \
-	-no-reboot -kernel "$kdir/vmlinuz" -initrd "$WORK/initramfs.cpio.gz" \
-	-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$WORK/console.log" 2>&1
-qrc=$?
-note "L1 run took $(($(date +%s) - t0)) s (qemu rc=$qrc); console: $WORK/console.log"
+# Multi-threaded TCG: the L2 Linux guest hung under thread=single. MTTCG
+# can, rarely, freeze L1 while the kernel patches tracepoint sites (a QEMU
+# problem, see tests/vm/README.md): a boot that never reaches @@done is
+# retried once, and the retry is reported.
+for attempt in 1 2; do
+	t0=$(date +%s)
+	timeout 420 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 2G -nographic \
+		-no-reboot -kernel "$kdir/vmlinuz" -initrd "$WORK/initramfs.cpio.gz" \
+		-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$WORK/console.log" 2>&1
+	qrc=$?
+	note "L1 run took $(($(date +%s) - t0)) s (qemu rc=$qrc); console: $WORK/console.log"
+	grep -q '@@done' "$WORK/console.log" && break
+	[ $attempt = 1 ] && echo "# L1 boot did not finish (qemu rc=$qrc; last line: $(tail -n1 "$WORK/console.log" | tr -d '\r' | cut -c1-120)); retrying once"
+done
 python3 "$HERE/check.py" "$WORK/console.log" "$n" "$have_exitmon" "$have_l2" >"$WORK/check.tap"
 cat "$WORK/check.tap"
 cn=$(grep -cE '^(not )?ok ' "$WORK/check.tap")
