@@ -5,17 +5,7 @@
 # tables. Knobs: BENCH_ROUNDS (test-run rounds, 7), BENCH_PAIRS (100000),
 # BENCH_RIG=0 (skip the rig), BENCH_RIG_ROUNDS (3), BENCH_N (CPUIDs, 100000).
 BENCH_BUILD := $(BUILD)/bench
-BENCH_VARIANTS := real copy nocnt nohist lazy lean leants direct best
-BENCH_real_FLAGS := -DEMB_REAL
-BENCH_copy_FLAGS :=
-BENCH_nocnt_FLAGS := -DEMB_NO_CNT
-BENCH_nohist_FLAGS := -DEMB_NO_HIST
-BENCH_lazy_FLAGS := -DEMB_LAZY_VCPU
-BENCH_lean_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU
-BENCH_leants_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU -DEMB_TASK_STORAGE
-BENCH_direct_FLAGS := -DEMB_DIRECT_PENDING
-BENCH_best_FLAGS := -DEMB_NO_CNT -DEMB_LAZY_VCPU -DEMB_DIRECT_PENDING
-BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_VARIANTS:%=$(BENCH_BUILD)/v_%.bpf.o)
+BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_BUILD)/pair.bpf.o
 
 .PHONY: bench bench-build bench-host bench-rig
 
@@ -25,9 +15,8 @@ $(BENCH_BUILD):
 $(BENCH_BUILD)/floor.bpf.o: tests/bench/floor.bpf.c vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BENCH_BUILD)/v_%.bpf.o: tests/bench/variants/variant.bpf.c tests/bench/variants/aggregate_variant.bpf.h \
-		bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
-	$(CLANG) $(BPF_CFLAGS) -Itests/bench/variants $(BENCH_$*_FLAGS) -c $< -o $@
+$(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
 	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@

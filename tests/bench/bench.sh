@@ -117,8 +117,8 @@ BN=$N
 BN_BPF=$((N / 4))
 BROUNDS=$R
 BCPU_N=${BENCH_CPU_N:-300000}
-BSLOW='none exitmon exitmon_tp empty_raw count_tp perf_record perf_live v_best'
-BBPF='exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp v_copy v_nocnt v_lazy v_lean v_direct v_best v_leants'
+BSLOW='none exitmon exitmon_tp empty_raw count_tp perf_record perf_live'
+BBPF='exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp'
 EOF
 # Base initramfs from the rig's builder, then a second cpio with embench,
 # perf and their libraries (the kernel unpacks concatenated archives).
@@ -177,7 +177,7 @@ grep '^note ' "$res" | sed 's/^note /  note: /' | tee -a "$summary"
 say ""
 say "### 2a. guest slow-down, $N CPUID exits, $R interleaved rounds (BPF stats off)"
 say "$(printf '%-30s %24s %26s  %s' configuration 'us/exit min/med/max' 'added us/exit min/med/max' 'x empty_raw')"
-for c in none exitmon exitmon_tp empty_raw count_tp perf_record perf_live v_best; do
+for c in $BSLOW; do
 	per=() add=()
 	for r in $(seq 1 "$R"); do
 		w=$(awk -v c="$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
@@ -196,7 +196,7 @@ ratio() { # A B -> median(A)/median(B)
 	a=$(med "$work/add.$1") b=$(med "$work/add.$2")
 	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }' || echo n/a
 }
-say "ratio of median added time: exitmon/perf_record $(ratio exitmon perf_record) (target <= 0.33), exitmon/perf_live $(ratio exitmon perf_live), exitmon_tp/perf_record $(ratio exitmon_tp perf_record), exitmon/empty_raw $(ratio exitmon empty_raw), exitmon/count_tp $(ratio exitmon count_tp), v_best/empty_raw $(ratio v_best empty_raw), v_best/perf_record $(ratio v_best perf_record)"
+say "ratio of median added time: exitmon/perf_record $(ratio exitmon perf_record) (target <= 0.33), exitmon/perf_live $(ratio exitmon perf_live), exitmon_tp/perf_record $(ratio exitmon_tp perf_record), exitmon/empty_raw $(ratio exitmon empty_raw), exitmon/count_tp $(ratio exitmon count_tp)"
 
 # 2b. BPF run time per exit+entry pair from bpf_stats.
 say ""
@@ -205,7 +205,7 @@ say "$(printf '%-22s %10s %10s %10s  %8s  %s' configuration min median max 'x fl
 awk '$1 == "bpf" { key = $2 " " $3; cnt[key, $4] = $6; ns[key, $4] = $8; cfgs[$2] = 1; rounds[$3] = 1
 	if ($4 ~ /exit/) ex[key] = $8 / ($6 ? $6 : 1); else en[key] = $8 / ($6 ? $6 : 1) }
 	END { for (k in ex) print k, ex[k], (k in en ? en[k] : 0) }' "$res" | sort >"$work/bpf.pairs"
-for c in exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp v_copy v_nocnt v_lazy v_lean v_direct v_best v_leants; do
+for c in $BBPF; do
 	v=() rr=() e1=() e2=()
 	for r in $(seq 1 "$R"); do
 		line=$(awk -v c="$c" -v r="$r" '$1 == c && $2 == r' "$work/bpf.pairs")
@@ -222,7 +222,7 @@ for c in exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp v_cop
 	read -r _ mr _ <<<"$(stat3 "${rr[@]:-0}")"
 	say "$(printf '%-22s %10s %10s %10s  %8s  %s + %s' "$c" $(stat3 "${v[@]}") "$mr" "$m1" "$m2")"
 done
-say "(count_tp is exit-only, classic tp; exitmon_tp is the classic-tp pair; v_* are tests/bench/variants builds of the raw_tp handlers)"
+say "(count_tp is exit-only, classic tp; exitmon_tp is the classic-tp pair)"
 
 # 2c. user space under heavy exit traffic.
 say ""

@@ -54,7 +54,6 @@ start_cfg() {
 	exitmon_reason) embench supervise "$W/ready" "$W/sup" exitmon run --reason CPUID --reason HLT -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
 	empty_raw) embench attach $B/floor.bpf.o "$W/ready" empty_exit_raw empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	count_tp) embench attach $B/floor.bpf.o "$W/ready" count_exit_tp >"$W/att.out" 2>"$W/att.err" & ;;
-	v_*) embench attach "$B/$1.bpf.o" "$W/ready" handle_exit_raw handle_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	perf_record)
 		rm -f "$W/perf.data"
 		perf kvm stat record -a -o "$W/perf.data" </dev/null >"$W/perf.out" 2>"$W/perf.err" &
@@ -91,7 +90,7 @@ stop_cfg() { # CFG ROUND PHASE
 	stop_bg "$bg"
 	case $1 in
 	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
-	empty_raw | count_tp | v_*)
+	empty_raw | count_tp)
 		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
 	perf_record)
 		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" | rec
