@@ -26,6 +26,8 @@ DEPS_APT  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev 
              libcmocka-dev pkg-config make gcc
 
 .PHONY: all deps test unit bpftest install uninstall clean bench
+# keep the BPF objects between the skeletons and the next build
+.SECONDARY:
 all: exitmon
 
 $(BUILD):
