@@ -20,7 +20,15 @@ struct em_collector {
 	int ncpu;
 	struct em_stats *vals; /* ncpu values, the per-CPU lookup buffer */
 	__u64 *cnts;
+	/* batched reads of the stats array: chunk slots x ncpu values */
+	__u32 chunk;
+	__u32 *keys;
+	struct em_stats *batch;
+	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
 };
+
+/* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
+#define EM_BATCH_BYTES (1u << 20)
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
@@ -181,7 +189,14 @@ struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_
 	}
 	c->vals = calloc(c->ncpu, sizeof(*c->vals));
 	c->cnts = calloc(c->ncpu, sizeof(*c->cnts));
-	if (!c->vals || !c->cnts) {
+	c->chunk = EM_BATCH_BYTES / (c->ncpu * sizeof(struct em_stats));
+	if (c->chunk < 1)
+		c->chunk = 1;
+	if (c->chunk > EM_NSLOTS)
+		c->chunk = EM_NSLOTS;
+	c->keys = calloc(c->chunk, sizeof(*c->keys));
+	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
+	if (!c->vals || !c->cnts || !c->keys || !c->batch) {
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -239,14 +254,15 @@ fail:
 	return NULL;
 }
 
-/* Sums the ncpu values in c->vals into one. */
-static void sum_cpus(const struct em_collector *c, struct em_stats *out)
+/* Sums ncpu per-CPU values into one. */
+static void sum_cpus(const struct em_collector *c, const struct em_stats *vals,
+		     struct em_stats *out)
 {
 	int cpu;
 
 	memset(out, 0, sizeof(*out));
 	for (cpu = 0; cpu < c->ncpu; cpu++)
-		em_stats_add(out, &c->vals[cpu]);
+		em_stats_add(out, &vals[cpu]);
 }
 
 static int add_row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_t tgid,
@@ -296,8 +312,61 @@ static int read_hash(struct em_collector *c, int fd, struct em_snapshot *s)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, c->vals))
 			continue; /* deleted meanwhile */
-		sum_cpus(c, &sum);
+		sum_cpus(c, c->vals, &sum);
 		rc = add_row(s, key.isa, key.reason, key.tgid, key.vcpu, &sum);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 slot,
+		    const struct em_stats *vals)
+{
+	struct em_stats sum;
+	uint32_t isa, reason;
+
+	sum_cpus(c, vals, &sum);
+	slot_code(slot, &isa, &reason);
+	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
+}
+
+/*
+ * The stats array, in chunks of c->chunk slots per syscall (2 calls on a
+ * 2-CPU host instead of 358); one lookup per slot where the kernel lacks
+ * batch operations on arrays.
+ */
+static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
+{
+	__u32 in = 0, out = 0, count, i, slot;
+	bool first = true, done = false;
+	int rc;
+
+	while (!c->no_batch && !done) {
+		count = c->chunk;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->keys, c->batch,
+					  &count, NULL);
+		if (rc == -ENOENT)
+			done = true; /* last chunk; count says how many came */
+		else if (rc && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
+			c->no_batch = true;
+			break;
+		} else if (rc)
+			return rc;
+		for (i = 0; i < count; i++) {
+			rc = add_slot(c, s, c->keys[i], &c->batch[(size_t)i * c->ncpu]);
+			if (rc)
+				return rc;
+		}
+		in = out;
+		first = false;
+	}
+	if (!c->no_batch)
+		return 0;
+	for (slot = 0; slot < EM_NSLOTS; slot++) {
+		if (bpf_map_lookup_elem(fd, &slot, c->vals))
+			return -errno;
+		rc = add_slot(c, s, slot, c->vals);
 		if (rc)
 			return rc;
 	}
@@ -308,23 +377,13 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 {
 	struct exitmon_bpf *skel = c->skel;
 	int fd = bpf_map__fd(skel->maps.stats);
-	struct em_stats sum;
-	__u32 slot, i;
+	__u32 i;
 	int cpu, rc;
 
 	s->nrows = 0;
-	for (slot = 0; slot < EM_NSLOTS; slot++) {
-		uint32_t isa, reason;
-
-		rc = bpf_map_lookup_elem(fd, &slot, c->vals);
-		if (rc)
-			return -errno;
-		sum_cpus(c, &sum);
-		slot_code(slot, &isa, &reason);
-		rc = add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
-		if (rc)
-			return rc;
-	}
+	rc = read_stats(c, fd, s);
+	if (rc)
+		return rc;
 	rc = read_hash(c, bpf_map__fd(skel->maps.other_stats), s);
 	if (!rc && (s->meta.filters.per_vm || s->meta.filters.per_vcpu))
 		rc = read_hash(c, bpf_map__fd(skel->maps.breakdown), s);
@@ -348,5 +407,7 @@ void em_collector_close(struct em_collector *c)
 	exitmon_bpf__destroy(c->skel);
 	free(c->vals);
 	free(c->cnts);
+	free(c->keys);
+	free(c->batch);
 	free(c);
 }
