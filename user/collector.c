@@ -157,6 +157,13 @@ const char *em_collector_attach_name(const struct em_collector *c)
 	return c->mode == EM_ATTACH_RAW_TP ? "raw_tp" : "tp";
 }
 
+int em_collector_map_fd(const struct em_collector *c, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(c->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
 struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_t errlen)
 {
 	struct em_collector *c;

@@ -17,6 +17,8 @@ struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_
 /* Replaces s's rows and counters with the cumulative values in the maps. */
 int em_collector_read(struct em_collector *c, struct em_snapshot *s);
 const char *em_collector_attach_name(const struct em_collector *c);
+/* fd of one of the maps ("stats", "other_stats", "counters", ...), for tests. */
+int em_collector_map_fd(const struct em_collector *c, const char *name);
 void em_collector_close(struct em_collector *c);
 
 #endif

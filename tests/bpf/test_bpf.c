@@ -527,6 +527,92 @@ static void test_load_attach_real(void **state)
 	em_collector_close(c);
 }
 
+/*
+ * The collector's read path (batched array read, slot -> code inverse,
+ * per-CPU sums, hash and counters) on values written into the real maps.
+ */
+static void test_collector_reads_maps(void **state)
+{
+	static const struct {
+		uint32_t isa, reason;
+	} codes[] = {
+		{ EM_ISA_VMX, 0 }, { EM_ISA_VMX, 14 }, { EM_ISA_VMX, EM_VMX_SLOTS - 1 },
+		{ EM_ISA_SVM, 0 }, { EM_ISA_SVM, 0x72 }, { EM_ISA_SVM, 0xff },
+		{ EM_ISA_SVM, 0x400 }, { EM_ISA_SVM, 0x403 }, { EM_ISA_SVM, 0xffffffff },
+	};
+	struct em_opts o;
+	struct em_collector *c;
+	struct em_snapshot s;
+	struct em_stats *vals;
+	struct em_key k = { EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU };
+	uint64_t *cnt;
+	char err[512];
+	int ncpu = libbpf_num_possible_cpus(), cpu;
+	size_t i, j;
+	uint32_t slot, idx = EM_CNT_EXITS;
+
+	(void)state;
+	NEED_ENV();
+	memset(&o, 0, sizeof(o));
+	o.filters.vcpu = -1;
+	o.isa = EM_ISA_SVM;
+	c = em_collector_open(&o, err, sizeof(err));
+	if (!c && strstr(err, "kvm tracepoints not found")) {
+		print_message("skip: %s\n", err);
+		skip();
+	}
+	if (!c)
+		fail_msg("attach failed: %s", err);
+	vals = calloc(ncpu, sizeof(*vals));
+	cnt = calloc(ncpu, sizeof(*cnt));
+	assert_non_null(vals);
+	assert_non_null(cnt);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		memset(vals, 0, ncpu * sizeof(*vals));
+		for (cpu = 0; cpu < ncpu; cpu++) {
+			vals[cpu].count = 10 * (i + 1) + cpu; /* differs per CPU: sums are checked */
+			vals[cpu].lat_count = 1;
+			vals[cpu].lat_sum = 100 + cpu;
+			vals[cpu].lat_min = 100 + cpu;
+			vals[cpu].lat_max = 100 + cpu;
+			vals[cpu].hist[em_hist_bucket(100 + cpu)] = 1;
+		}
+		slot = em_slot(codes[i].isa, codes[i].reason);
+		assert_true(slot < EM_NSLOTS);
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &slot, vals, 0), 0);
+	}
+	memset(vals, 0, ncpu * sizeof(*vals));
+	vals[0].count = 3;
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_stats"), &k, vals, 0), 0);
+	cnt[ncpu - 1] = 42;
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"), &idx, cnt, 0), 0);
+
+	em_snapshot_init(&s);
+	assert_int_equal(em_collector_read(c, &s), 0);
+	assert_int_equal(s.nrows, sizeof(codes) / sizeof(codes[0]) + 1);
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		uint64_t want = 0;
+
+		for (cpu = 0; cpu < ncpu; cpu++)
+			want += 10 * (i + 1) + cpu;
+		for (j = 0; j < s.nrows; j++)
+			if (s.rows[j].isa == codes[i].isa && s.rows[j].reason == codes[i].reason)
+				break;
+		assert_true(j < s.nrows);
+		assert_int_equal(s.rows[j].st.count, want);
+		assert_int_equal(s.rows[j].st.lat_count, ncpu);
+		assert_int_equal(s.rows[j].st.lat_min, 100);
+		assert_int_equal(s.rows[j].st.lat_max, 100 + ncpu - 1);
+		assert_int_equal(em_hist_total(&s.rows[j].st), ncpu);
+	}
+	assert_int_equal(em_snapshot_row(&s, EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU)->st.count, 3);
+	assert_int_equal(s.counters[EM_CNT_EXITS], 42);
+	em_snapshot_free(&s);
+	free(vals);
+	free(cnt);
+	em_collector_close(c);
+}
+
 static void test_attach_raw_tp_or_clear_error(void **state)
 {
 	struct em_opts o;
@@ -567,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_pending_slot_collision),
 		cmocka_unit_test(test_reused_tid_not_paired),
 		cmocka_unit_test(test_load_attach_real),
+		cmocka_unit_test(test_collector_reads_maps),
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),
 	};
 
