@@ -48,6 +48,8 @@ expect 2 "diff needs two files" "diff needs two snapshot files" -- $EM diff a
 expect 0 "reasons --isa svm lists CPUID at 0x72" "0x72 +CPUID" -- $EM reasons --isa svm
 expect 0 "reasons --isa vmx lists INVLPG at 14" "^14 +INVLPG" -- $EM reasons --isa vmx
 
+expect 0 "show --reason keeps a VMX reason with flag bits" "INVALID_STATE\|FAILED_VMENTRY +1 " -- \
+	$EM show tests/fuzz/corpus/extremes.json --reason INVALID_STATE
 printf '{"format":"exitmon-snapshot","version":1,' >"$tmp/trunc.json"
 expect 1 "truncated snapshot: one line naming the file" "trunc.json" -- $EM show "$tmp/trunc.json"
 echo 'not json at all' >"$tmp/garbage.json"
