@@ -496,13 +496,27 @@ static void test_reused_tid_not_paired(void **state)
 	fx_close(f);
 }
 
+/* The real programs, on this kernel's kvm tracepoints; skips where kvm is absent. */
+static struct em_collector *collector_or_skip(const struct em_opts *o)
+{
+	char err[512];
+	struct em_collector *c = em_collector_open(o, err, sizeof(err));
+
+	if (!c && strstr(err, "kvm tracepoints not found")) {
+		print_message("skip: %s\n", err);
+		skip();
+	}
+	if (!c)
+		fail_msg("attach failed: %s", err);
+	return c;
+}
+
 /* The real programs, on this kernel's kvm tracepoints. */
 static void test_load_attach_real(void **state)
 {
 	struct em_opts o;
 	struct em_collector *c;
 	struct em_snapshot s;
-	char err[512];
 
 	(void)state;
 	NEED_ENV();
@@ -511,13 +525,7 @@ static void test_load_attach_real(void **state)
 	o.max_keys = 64;
 	o.isa = EM_ISA_SVM;
 	o.filters.per_vcpu = o.filters.per_vm = true;
-	c = em_collector_open(&o, err, sizeof(err));
-	if (!c && strstr(err, "kvm tracepoints not found")) {
-		print_message("skip: %s\n", err);
-		skip();
-	}
-	if (!c)
-		fail_msg("attach failed: %s", err);
+	c = collector_or_skip(&o);
 	em_snapshot_init(&s);
 	s.meta.filters = o.filters;
 	assert_int_equal(em_collector_read(c, &s), 0);
@@ -546,7 +554,6 @@ static void test_collector_reads_maps(void **state)
 	struct em_stats *vals;
 	struct em_key k = { EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU };
 	uint64_t *cnt;
-	char err[512];
 	int ncpu = libbpf_num_possible_cpus(), cpu;
 	size_t i, j;
 	uint32_t slot, idx = EM_CNT_EXITS;
@@ -556,13 +563,7 @@ static void test_collector_reads_maps(void **state)
 	memset(&o, 0, sizeof(o));
 	o.filters.vcpu = -1;
 	o.isa = EM_ISA_SVM;
-	c = em_collector_open(&o, err, sizeof(err));
-	if (!c && strstr(err, "kvm tracepoints not found")) {
-		print_message("skip: %s\n", err);
-		skip();
-	}
-	if (!c)
-		fail_msg("attach failed: %s", err);
+	c = collector_or_skip(&o);
 	vals = calloc(ncpu, sizeof(*vals));
 	cnt = calloc(ncpu, sizeof(*cnt));
 	assert_non_null(vals);
