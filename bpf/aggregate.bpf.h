@@ -191,20 +191,6 @@ static __always_inline struct em_pending *em_pending_find(__u32 tid, bool claim)
 	return bpf_map_lookup_elem(&pending, &tid);
 }
 
-static __always_inline void em_add_latency(struct em_stats *st, __u64 lat)
-{
-	__u32 b = em_hist_bucket(lat);
-
-	if (!st->lat_count || lat < st->lat_min)
-		st->lat_min = lat;
-	if (lat > st->lat_max)
-		st->lat_max = lat;
-	st->lat_count++;
-	st->lat_sum += lat;
-	if (b < EM_HIST_BUCKETS) /* always true; bounds the index for the verifier */
-		st->hist[b]++;
-}
-
 static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, __u32 vcpu,
 				       __u64 now)
 {
@@ -271,11 +257,11 @@ static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 now)
 	p->ts = 0;
 	st = em_reason_stats(p->isa, p->reason, false);
 	if (st)
-		em_add_latency(st, lat);
+		em_stats_add_latency(st, lat, 1);
 	if (breakdown_vm || breakdown_vcpu) {
 		st = em_breakdown_stats(p->isa, p->reason, p->tgid, p->vcpu, false);
 		if (st)
-			em_add_latency(st, lat);
+			em_stats_add_latency(st, lat, 1);
 	}
 }
 

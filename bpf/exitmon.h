@@ -126,6 +126,25 @@ EM_INLINE __u32 em_hist_bucket(__u64 v)
 	       (__u32)((v >> (msb - EM_HIST_SUB_BITS)) & (EM_HIST_SUB - 1));
 }
 
+/*
+ * Adds n latency samples of lat ns to st. The one definition: the BPF
+ * core calls it with n = 1 (the multiply folds away), user-space code and
+ * test fixtures with any n.
+ */
+EM_INLINE void em_stats_add_latency(struct em_stats *st, __u64 lat, __u64 n)
+{
+	__u32 b = em_hist_bucket(lat);
+
+	if (!st->lat_count || lat < st->lat_min)
+		st->lat_min = lat;
+	if (lat > st->lat_max)
+		st->lat_max = lat;
+	st->lat_count += n;
+	st->lat_sum += lat * n;
+	if (b < EM_HIST_BUCKETS) /* always true; bounds the index for the verifier */
+		st->hist[b] += n;
+}
+
 /* Dense slot of (isa, raw reason), or EM_NO_SLOT for the "other" hash. */
 EM_INLINE __u32 em_slot(__u32 isa, __u32 reason)
 {

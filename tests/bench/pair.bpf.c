@@ -79,6 +79,6 @@ int piece_latency(struct __sk_buff *skb)
 	__u64 t = bpf_ktime_get_ns();
 
 	if (st)
-		em_add_latency(st, 500 + (t & 4095));
+		em_stats_add_latency(st, 500 + (t & 4095), 1);
 	return 0;
 }

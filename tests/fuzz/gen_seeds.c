@@ -12,17 +12,6 @@
 #include <linux/types.h>
 #include "user/snapshot.h"
 
-static void lat(struct em_row *r, uint64_t ns, uint64_t n)
-{
-	r->st.hist[em_hist_bucket(ns)] += n;
-	if (!r->st.lat_count || ns < r->st.lat_min)
-		r->st.lat_min = ns;
-	if (ns > r->st.lat_max)
-		r->st.lat_max = ns;
-	r->st.lat_count += n;
-	r->st.lat_sum += ns * n;
-}
-
 static struct em_row *row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_t tgid, uint32_t vcpu,
 			  uint64_t count)
 {
@@ -81,12 +70,12 @@ int main(int argc, char **argv)
 	s.counters[EM_CNT_ENTRIES] = 184460;
 	s.counters[EM_CNT_UNPAIRED_ENTRY] = 4;
 	r = row(&s, EM_ISA_VMX, 30, EM_ANY_PID, EM_ANY_VCPU, 120000); /* IO_INSTRUCTION */
-	lat(r, 2100, 110000);
-	lat(r, 9000, 9990);
+	em_stats_add_latency(&r->st, 2100, 110000);
+	em_stats_add_latency(&r->st, 9000, 9990);
 	r = row(&s, EM_ISA_VMX, 48, EM_ANY_PID, EM_ANY_VCPU, 50000); /* EPT_VIOLATION */
-	lat(r, 3500, 50000);
+	em_stats_add_latency(&r->st, 3500, 50000);
 	r = row(&s, EM_ISA_VMX, 12, EM_ANY_PID, EM_ANY_VCPU, 14467); /* HLT */
-	lat(r, 900000, 14460);
+	em_stats_add_latency(&r->st, 900000, 14460);
 	row(&s, EM_ISA_VMX, 1, EM_ANY_PID, EM_ANY_VCPU, 0);
 	save(argv[1], "vmx-small.json", &s);
 
@@ -104,13 +93,13 @@ int main(int argc, char **argv)
 		uint32_t code = i ? EM_SVM_EXIT_NPF : 0x7b;
 
 		r = row(&s, EM_ISA_SVM, code, EM_ANY_PID, EM_ANY_VCPU, 1000 + i);
-		lat(r, 1500 + 1000 * i, 1000 + i);
+		em_stats_add_latency(&r->st, 1500 + 1000 * i, 1000 + i);
 		r = row(&s, EM_ISA_SVM, code, 4242, EM_ANY_VCPU, 1000 + i);
-		lat(r, 1500 + 1000 * i, 1000 + i);
+		em_stats_add_latency(&r->st, 1500 + 1000 * i, 1000 + i);
 		r = row(&s, EM_ISA_SVM, code, 4242, 0, 600);
-		lat(r, 1500 + 1000 * i, 600);
+		em_stats_add_latency(&r->st, 1500 + 1000 * i, 600);
 		r = row(&s, EM_ISA_SVM, code, 4242, 1, 400 + i);
-		lat(r, 1500 + 1000 * i, 400 + i);
+		em_stats_add_latency(&r->st, 1500 + 1000 * i, 400 + i);
 	}
 	save(argv[1], "svm-breakdown.json", &s);
 
@@ -131,9 +120,9 @@ int main(int argc, char **argv)
 	r->st.lat_min = 1ULL << 40;
 	r->st.lat_max = INT64_MAX;
 	r = row(&s, EM_ISA_VMX, 0, EM_ANY_PID, EM_ANY_VCPU, 3);
-	lat(r, 0, 1);
-	lat(r, 7, 1);
-	lat(r, 8, 1);
+	em_stats_add_latency(&r->st, 0, 1);
+	em_stats_add_latency(&r->st, 7, 1);
+	em_stats_add_latency(&r->st, 8, 1);
 	save(argv[1], "extremes.json", &s);
 	return 0;
 }

@@ -33,17 +33,6 @@ static struct em_row *add(struct em_snapshot *s, uint32_t isa, uint32_t reason, 
 	return r;
 }
 
-static void lat(struct em_row *r, uint64_t ns, uint64_t n)
-{
-	r->st.hist[em_hist_bucket(ns)] += n;
-	if (!r->st.lat_count || ns < r->st.lat_min)
-		r->st.lat_min = ns;
-	if (ns > r->st.lat_max)
-		r->st.lat_max = ns;
-	r->st.lat_count += n;
-	r->st.lat_sum += ns * n;
-}
-
 static void meta(struct em_snapshot *s, const char *kernel, uint64_t duration_s)
 {
 	em_snapshot_init(s);
@@ -68,8 +57,8 @@ static void pair(struct em_snapshot *a, struct em_snapshot *b)
 	meta(a, "6.1.0", 10);
 	meta(b, "6.5.0", 20);
 	r = add(a, VMX, 30, ANY, 100);
-	lat(r, 1000, 90);
-	lat(r, 100000, 10);
+	em_stats_add_latency(&r->st, 1000, 90);
+	em_stats_add_latency(&r->st, 100000, 10);
 	add(a, VMX, 30, 77, EM_ANY_VCPU, 100);
 	add(a, VMX, 12, ANY, 50);
 	add(a, VMX, 1, ANY, 0);
@@ -77,12 +66,12 @@ static void pair(struct em_snapshot *a, struct em_snapshot *b)
 
 	add(b, VMX, 48, ANY, 900);
 	r = add(b, VMX, 14, ANY, 209650);
-	lat(r, 2000, 209650);
+	em_stats_add_latency(&r->st, 2000, 209650);
 	add(b, VMX, 14, 77, 3, 5);   /* breakdown only */
 	add(b, VMX, 99, 77, EM_ANY_VCPU, 5); /* breakdown without total: ignored */
 	add(b, VMX, 1, ANY, 0);
 	r = add(b, VMX, 30, ANY, 300);
-	lat(r, 3000, 300);
+	em_stats_add_latency(&r->st, 3000, 300);
 
 	a->meta.nparams = 3;
 	strcpy(a->meta.params[0].name, "npt");

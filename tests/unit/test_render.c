@@ -19,13 +19,8 @@ static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint64_t c
 
 	assert_non_null(r);
 	r->st.count += count;
-	if (nlat) {
-		r->st.lat_min = lat;
-		r->st.lat_max = lat;
-		r->st.lat_count += nlat;
-		r->st.lat_sum += lat * nlat;
-		r->st.hist[em_hist_bucket(lat)] += nlat;
-	}
+	if (nlat)
+		em_stats_add_latency(&r->st, lat, nlat);
 }
 
 static __attribute__((noinline)) char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
