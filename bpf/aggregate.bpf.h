@@ -198,7 +198,6 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 	struct em_pending *p;
 	struct em_stats *st;
 
-	em_count(EM_CNT_EXITS);
 	if (!em_target_ok(tgid, vcpu) || !em_reason_ok(isa, reason)) {
 		em_count(EM_CNT_FILTERED);
 		/* A filtered exit must not lend its entry to an earlier exit. */
@@ -241,7 +240,6 @@ static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 now)
 
 	if (!em_target_ok(tgid, vcpu))
 		return;
-	em_count(EM_CNT_ENTRIES);
 	p = em_pending_find(tid, false);
 	if (!p || !p->ts || p->tgid != tgid) {
 		/*

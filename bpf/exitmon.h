@@ -78,11 +78,18 @@ struct em_pending {
 	__u32 tgid;
 };
 
-/* Diagnostic counters (per-CPU array indices). */
+/*
+ * Run counters (indices of the per-CPU "counters" array and of
+ * em_snapshot.counters). EXITS and ENTRIES are not counted in BPF: every
+ * exit lands in exactly one per-reason row or in FILTERED, every entry
+ * that passes the filters adds latency to exactly one row or is UNPAIRED,
+ * so user space derives them (exits = sum of counts + filtered, entries =
+ * sum of lat_count + unpaired) and the handlers save two map updates.
+ */
 enum em_counter {
-	EM_CNT_EXITS = 0,          /* exits seen by the program (before filters) */
+	EM_CNT_EXITS = 0,          /* exits seen (before filters); derived */
 	EM_CNT_FILTERED,           /* exits dropped by the pid/vCPU/reason filters */
-	EM_CNT_ENTRIES,            /* entries of threads that passed the filters */
+	EM_CNT_ENTRIES,            /* entries of threads that passed the filters; derived */
 	EM_CNT_UNPAIRED_ENTRY,     /* entries with no recorded exit (first entry, filtered exit) */
 	EM_CNT_PENDING_FULL,       /* exit not paired: per-thread map full */
 	EM_CNT_OTHER_OVERFLOW,     /* unknown codes that found the "other" hash full */

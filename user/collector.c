@@ -404,6 +404,15 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 		for (cpu = 0; cpu < c->ncpu; cpu++)
 			s->counters[i] += c->cnts[cpu];
 	}
+	/* derived, not counted in the handlers (see enum em_counter) */
+	s->counters[EM_CNT_EXITS] = s->counters[EM_CNT_FILTERED];
+	s->counters[EM_CNT_ENTRIES] = s->counters[EM_CNT_UNPAIRED_ENTRY];
+	for (i = 0; i < s->nrows; i++) {
+		if (!em_row_is_total(&s->rows[i]))
+			continue;
+		s->counters[EM_CNT_EXITS] += s->rows[i].st.count;
+		s->counters[EM_CNT_ENTRIES] += s->rows[i].st.lat_count;
+	}
 	return 0;
 }
 

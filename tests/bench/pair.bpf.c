@@ -63,8 +63,6 @@ int piece_arrays(struct __sk_buff *skb)
 
 	if (st)
 		st->count++;
-	em_count(EM_CNT_EXITS);
-	em_count(EM_CNT_ENTRIES);
 	st = bpf_map_lookup_elem(&stats, &slot);
 	if (st)
 		st->lat_count++;
