@@ -68,18 +68,9 @@ static int cmp_key(const void *pa, const void *pb)
 
 static bool wanted(const struct em_row *r, const struct em_diff_opts *o)
 {
-	size_t i;
-
 	if (!em_row_is_total(r))
 		return false;
-	if (!o || !o->reasons || !o->nreasons)
-		return true;
-	/* as the live filter: VMX flag bits do not hide a basic reason */
-	for (i = 0; i < o->nreasons; i++)
-		if (o->reasons[i] == r->reason ||
-		    (r->isa == EM_ISA_VMX && o->reasons[i] == (r->reason & EM_VMX_BASIC_MASK)))
-			return true;
-	return false;
+	return !o || !o->reasons || em_row_matches(r, o->reasons, o->nreasons);
 }
 
 /* The wanted total rows of s, sorted by (isa, reason). */

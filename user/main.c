@@ -61,21 +61,11 @@ static void render(const struct em_opts *o, const struct em_snapshot *v,
 /* Keeps the rows of the reasons asked for (all when none). */
 static void filter_rows(struct em_snapshot *s, const struct em_filters *f)
 {
-	size_t i, j, n = 0;
+	size_t i, n = 0;
 
-	if (!f->nreasons)
-		return;
-	for (i = 0; i < s->nrows; i++) {
-		const struct em_row *r = &s->rows[i];
-		/* VMX flag bits do not change the reason asked for, as in the live filter */
-		uint32_t code = r->isa == EM_ISA_VMX ? r->reason & EM_VMX_BASIC_MASK : r->reason;
-
-		for (j = 0; j < f->nreasons; j++)
-			if (code == f->reasons[j])
-				break;
-		if (j < f->nreasons)
-			s->rows[n++] = *r;
-	}
+	for (i = 0; i < s->nrows; i++)
+		if (em_row_matches(&s->rows[i], f->reasons, f->nreasons))
+			s->rows[n++] = s->rows[i];
 	s->nrows = n;
 }
 

@@ -127,6 +127,19 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 	return 0;
 }
 
+bool em_row_matches(const struct em_row *r, const uint32_t *reasons, size_t n)
+{
+	uint32_t basic = r->isa == EM_ISA_VMX ? r->reason & EM_VMX_BASIC_MASK : r->reason;
+	size_t i;
+
+	if (!n)
+		return true;
+	for (i = 0; i < n; i++)
+		if (reasons[i] == r->reason || reasons[i] == basic)
+			return true;
+	return false;
+}
+
 uint64_t em_snapshot_total(const struct em_snapshot *s)
 {
 	uint64_t t = 0;

@@ -87,6 +87,12 @@ static inline bool em_row_is_total(const struct em_row *r)
 	return r->tgid == EM_ANY_PID && r->vcpu == EM_ANY_VCPU;
 }
 
+/*
+ * True when reasons is empty or holds r's code; VMX flag bits (e.g.
+ * FAILED_VMENTRY) do not hide the basic reason, as in the BPF filter.
+ */
+bool em_row_matches(const struct em_row *r, const uint32_t *reasons, size_t n);
+
 /* Sum of counts over the per-reason total rows. */
 uint64_t em_snapshot_total(const struct em_snapshot *s);
 
