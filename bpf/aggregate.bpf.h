@@ -198,7 +198,12 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 	struct em_pending *p;
 	struct em_stats *st;
 
-	if (!em_target_ok(tgid, vcpu) || !em_reason_ok(isa, reason)) {
+	if (!em_target_ok(tgid, vcpu)) {
+		/* another VM or vCPU: its thread never records a pending exit */
+		em_count(EM_CNT_FILTERED);
+		return;
+	}
+	if (!em_reason_ok(isa, reason)) {
 		em_count(EM_CNT_FILTERED);
 		/* A filtered exit must not lend its entry to an earlier exit. */
 		p = em_pending_find(tid, false);
