@@ -101,7 +101,7 @@ static void fill_side(const struct em_row *r, uint64_t duration_ns, uint64_t *co
 	*rt = rate(*count, duration_ns);
 	if (r && r->st.lat_count) {
 		*avg = (double)r->st.lat_sum / (double)r->st.lat_count / 1000.0;
-		*p99 = (double)em_hist_percentile(&r->st, 99) / 1000.0;
+		*p99 = (double)em_hist_quantile(&r->st, r->approx, EM_PPM_P99) / 1000.0;
 	} else {
 		*avg = *p99 = NAN;
 	}

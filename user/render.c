@@ -64,8 +64,8 @@ static const struct em_row **sorted_rows(const struct em_snapshot *v, bool total
 	return rows;
 }
 
-/* Merges the non-idle total rows: the TOTAL line's latency. */
-static void busy_total(const struct em_snapshot *v, struct em_stats *t, uint64_t *count)
+/* Merges the non-idle total rows: the TOTAL line's latency (and its bounds). */
+static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count)
 {
 	size_t i;
 
@@ -77,8 +77,10 @@ static void busy_total(const struct em_snapshot *v, struct em_stats *t, uint64_t
 		if (!em_row_is_total(r))
 			continue;
 		*count += r->st.count;
-		if (!row_idle(r))
-			em_stats_add(t, &r->st);
+		if (!row_idle(r)) {
+			em_stats_add(&t->st, &r->st);
+			t->approx |= r->approx;
+		}
 	}
 }
 
@@ -90,15 +92,25 @@ static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
 		snprintf(buf, len, "%.2f", ns / 1000.0);
 }
 
-static void print_lat(FILE *f, const struct em_stats *st)
+/* MAX: "~" marks an upper bound from the interval's histogram (not exact). */
+static void fmt_max(char *buf, size_t len, const struct em_row *r)
 {
+	if (!r->st.lat_count)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s%.2f", r->approx & EM_APPROX_MAX ? "~" : "", r->st.lat_max / 1000.0);
+}
+
+static void print_lat(FILE *f, const struct em_row *r)
+{
+	const struct em_stats *st = &r->st;
 	char a[32], p50[32], p99[32], mx[32];
 	bool have = st->lat_count > 0;
 
 	fmt_us(a, sizeof(a), have ? st->lat_sum / st->lat_count : 0, have);
-	fmt_us(p50, sizeof(p50), em_hist_percentile(st, 50), have);
-	fmt_us(p99, sizeof(p99), em_hist_percentile(st, 99), have);
-	fmt_us(mx, sizeof(mx), st->lat_max, have);
+	fmt_us(p50, sizeof(p50), em_hist_quantile(st, r->approx, EM_PPM_P50), have);
+	fmt_us(p99, sizeof(p99), em_hist_quantile(st, r->approx, EM_PPM_P99), have);
+	fmt_max(mx, sizeof(mx), r);
 	fprintf(f, " %9s %9s %9s %10s", a, p50, p99, mx);
 }
 
@@ -120,9 +132,9 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 	size_t n, nb, i;
 	const struct em_row **rows = sorted_rows(v, true, &n);
 	const struct em_row **brows = sorted_rows(v, false, &nb);
-	struct em_stats busy;
+	struct em_row busy;
 	uint64_t total;
-	bool any_idle = false;
+	bool any_idle = false, any_approx = false;
 	char num[32], name[96];
 	double period = ctx->period_s > 0 ? ctx->period_s : 0;
 
@@ -158,7 +170,7 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 			em_reason_number(r->isa, r->reason, num, sizeof(num)), name,
 			(unsigned long long)r->st.count, period ? r->st.count / period : 0.0,
 			total ? 100.0 * r->st.count / total : 0.0);
-		print_lat(f, &r->st);
+		print_lat(f, r);
 		fputc('\n', f);
 	}
 	fprintf(f, "%8s %-28s %12llu %11.1f %6.2f", "", any_idle ? "TOTAL (latency excl. *)" : "TOTAL",
@@ -170,38 +182,46 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 
 	if (nb) {
 		const bool vcpu = v->meta.filters.per_vcpu;
+		uint64_t vm_total[2] = { 0, 0 }; /* this VM's per-vCPU rows, its per-VM rows */
 
 		fprintf(f, "\n%8s %6s %8s %-28s %12s %7s %9s %10s\n", "PID", vcpu ? "VCPU" : "",
 			"REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
+
 		for (i = 0; i < nb; i++) {
 			const struct em_row *r = brows[i];
-			uint64_t vm_total = 0;
 			char a[32], mx[32], vc[16] = "";
 			size_t j;
 
-			/* rows of the same VM and the same kind (per VM or per vCPU) */
-			for (j = 0; j < nb; j++)
-				if (brows[j]->tgid == r->tgid &&
-				    (brows[j]->vcpu == EM_ANY_VCPU) == (r->vcpu == EM_ANY_VCPU))
-					vm_total += brows[j]->st.count;
+			/* rows are sorted by tgid: sum each VM's group once, at its first row */
+			if (!i || brows[i - 1]->tgid != r->tgid) {
+				vm_total[0] = vm_total[1] = 0;
+				for (j = i; j < nb && brows[j]->tgid == r->tgid; j++)
+					vm_total[brows[j]->vcpu == EM_ANY_VCPU] += brows[j]->st.count;
+			}
 			if (r->vcpu != EM_ANY_VCPU)
 				snprintf(vc, sizeof(vc), "%u", r->vcpu);
 			fmt_us(a, sizeof(a), r->st.lat_count ? r->st.lat_sum / r->st.lat_count : 0,
 			       r->st.lat_count);
-			fmt_us(mx, sizeof(mx), r->st.lat_max, r->st.lat_count);
+			fmt_max(mx, sizeof(mx), r);
 			fprintf(f, "%8u %6s %8s %-28s %12llu %7.2f %9s %10s\n", r->tgid, vc,
 				em_reason_number(r->isa, r->reason, num, sizeof(num)),
 				row_name(r, name, sizeof(name)), (unsigned long long)r->st.count,
-				vm_total ? 100.0 * r->st.count / vm_total : 0.0, a, mx);
+				vm_total[r->vcpu == EM_ANY_VCPU] ?
+					100.0 * r->st.count / vm_total[r->vcpu == EM_ANY_VCPU] : 0.0, a, mx);
 		}
 	}
+	for (i = 0; i < v->nrows; i++)
+		any_approx |= v->rows[i].st.lat_count && (v->rows[i].approx & EM_APPROX_MAX);
+	if (any_approx)
+		fprintf(f, "~ upper bound from this interval's histogram (the exact maximum is not known)\n");
 	print_counters(f, v->counters);
 	free(rows);
 	free(brows);
 }
 
-static json_t *stats_json(const struct em_stats *st, json_t *o)
+static json_t *stats_json(const struct em_row *r, json_t *o)
 {
+	const struct em_stats *st = &r->st;
 	bool have = st->lat_count > 0;
 
 	json_object_set_new(o, "count", json_integer((json_int_t)st->count));
@@ -210,8 +230,8 @@ static json_t *stats_json(const struct em_stats *st, json_t *o)
 	json_object_set_new(o, "min_ns", json_integer(have ? (json_int_t)st->lat_min : 0));
 	json_object_set_new(o, "max_ns", json_integer((json_int_t)st->lat_max));
 	json_object_set_new(o, "avg_ns", json_integer(have ? (json_int_t)(st->lat_sum / st->lat_count) : 0));
-	json_object_set_new(o, "p50_ns", json_integer((json_int_t)em_hist_percentile(st, 50)));
-	json_object_set_new(o, "p99_ns", json_integer((json_int_t)em_hist_percentile(st, 99)));
+	json_object_set_new(o, "p50_ns", json_integer((json_int_t)em_hist_quantile(st, r->approx, EM_PPM_P50)));
+	json_object_set_new(o, "p99_ns", json_integer((json_int_t)em_hist_quantile(st, r->approx, EM_PPM_P99)));
 	json_object_set_new(o, "hist_total", json_integer((json_int_t)em_hist_total(st)));
 	return o;
 }
@@ -219,7 +239,7 @@ static json_t *stats_json(const struct em_stats *st, json_t *o)
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
 	json_t *root = json_object(), *rows = json_array(), *cnt = json_object(), *tot;
-	struct em_stats busy;
+	struct em_row busy;
 	uint64_t total;
 	double period = ctx->period_s > 0 ? ctx->period_s : 0;
 	size_t i;
@@ -251,7 +271,7 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 		json_object_set_new(o, "name", json_string(row_name(r, name, sizeof(name))));
 		json_object_set_new(o, "tgid", json_integer(r->tgid));
 		json_object_set_new(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu));
-		stats_json(&r->st, o);
+		stats_json(r, o);
 		json_object_set_new(o, "rate", json_real(period ? r->st.count / period : 0.0));
 		json_object_set_new(o, "pct", json_real(total && em_row_is_total(r) ? 100.0 * r->st.count / total : 0.0));
 		json_object_set_new(o, "idle", json_boolean(row_idle(r)));

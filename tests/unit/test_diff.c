@@ -123,7 +123,7 @@ static void test_arithmetic(void **state)
 	assert_float_equal(d->rate_b, 15.0, 1e-9); /* 300 in 20 s */
 	assert_float_equal(d->avg_us_a, (90 * 1000 + 10 * 100000) / 100.0 / 1000.0, 1e-9);
 	assert_float_equal(d->avg_us_b, 3.0, 1e-9);
-	assert_float_equal(d->p99_us_a, em_hist_percentile(&a.rows[0].st, 99) / 1000.0, 1e-9);
+	assert_float_equal(d->p99_us_a, em_hist_quantile(&a.rows[0].st, 0, EM_PPM_P99) / 1000.0, 1e-9);
 	assert_true(d->p99_us_a > 80.0 && d->p99_us_a < 120.0); /* in the 100 us bucket */
 	assert_string_equal(d->name, "IO_INSTRUCTION");
 
