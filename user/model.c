@@ -19,6 +19,7 @@ void em_snapshot_init(struct em_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->meta.filters.vcpu = -1;
+	s->meta.hist_layout = em_hist_native;
 }
 
 void em_snapshot_free(struct em_snapshot *s)
@@ -112,6 +113,35 @@ const struct em_row *em_snapshot_find(const struct em_snapshot *s, uint32_t isa,
 	return NULL;
 }
 
+int em_snapshot_reserve(struct em_snapshot *s, size_t n)
+{
+	struct em_row *rows;
+
+	if (n <= s->cap)
+		return 0;
+	rows = realloc(s->rows, n * sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	s->rows = rows;
+	s->cap = n;
+	return reindex(s, n - s->nrows, NULL) == -ENOMEM ? -ENOMEM : 0;
+}
+
+int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src)
+{
+	int rc;
+
+	dst->nrows = 0;
+	if ((rc = em_snapshot_reserve(dst, src->nrows)))
+		return rc;
+	dst->meta = src->meta;
+	memcpy(dst->counters, src->counters, sizeof(dst->counters));
+	if (src->nrows)
+		memcpy(dst->rows, src->rows, src->nrows * sizeof(*dst->rows));
+	dst->nrows = src->nrows;
+	return reindex(dst, 0, NULL);
+}
+
 struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t reason,
 			       uint32_t tgid, uint32_t vcpu)
 {
@@ -169,19 +199,13 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev)
 {
 	uint64_t lo, hi;
-	uint32_t approx = 0, b, first = EM_HIST_BUCKETS, last = 0;
+	uint32_t approx = 0, b, first, last;
 
 	out->count = cur->count - prev->count;
 	out->lat_count = cur->lat_count - prev->lat_count;
 	out->lat_sum = cur->lat_sum - prev->lat_sum;
-	for (b = 0; b < EM_HIST_BUCKETS; b++) {
+	for (b = 0; b < EM_HIST_BUCKETS; b++) /* branch-free: the compiler vectorises it */
 		out->hist[b] = cur->hist[b] - prev->hist[b];
-		if (out->hist[b]) {
-			if (first == EM_HIST_BUCKETS)
-				first = b;
-			last = b;
-		}
-	}
 	out->lat_min = out->lat_max = 0;
 	if (!out->lat_count)
 		return 0;
@@ -190,6 +214,10 @@ uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const st
 		out->lat_max = cur->lat_max;
 		return 0;
 	}
+	for (first = 0; first < EM_HIST_BUCKETS && !out->hist[first]; first++)
+		;
+	for (last = EM_HIST_BUCKETS - 1; last > first && !out->hist[last]; last--)
+		;
 	if (first == EM_HIST_BUCKETS) {
 		/* buckets read before the counts moved: only the run's extremes bound it */
 		first = 0;
@@ -229,12 +257,18 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 {
 	size_t i;
 
+	if (!prev)
+		return em_snapshot_copy(out, cur);
+	out->nrows = 0; /* out's buffers are reused */
+	if (em_snapshot_reserve(out, cur->nrows))
+		return -ENOMEM;
 	out->meta = cur->meta;
+	out->meta.interval = true;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		out->counters[i] = cur->counters[i] - (prev ? prev->counters[i] : 0);
+		out->counters[i] = cur->counters[i] - prev->counters[i];
 	for (i = 0; i < cur->nrows; i++) {
 		const struct em_row *c = &cur->rows[i];
-		const struct em_row *p = prev ? em_snapshot_find(prev, c->isa, c->reason, c->tgid, c->vcpu) : NULL;
+		const struct em_row *p = em_snapshot_find(prev, c->isa, c->reason, c->tgid, c->vcpu);
 		struct em_row *o;
 
 		if (p && p->st.count == c->st.count && p->st.lat_count == c->st.lat_count)
@@ -242,10 +276,10 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		o = em_snapshot_row(out, c->isa, c->reason, c->tgid, c->vcpu);
 		if (!o)
 			return -ENOMEM;
-		if (p)
+		if (p) {
 			o->approx = em_stats_sub(&o->st, &c->st, &p->st);
-		else {
-			o->st = c->st; /* a copy keeps the row's own bounds */
+		} else {
+			o->st = c->st; /* new in the interval: all of it, with its own bounds */
 			o->approx = c->approx;
 		}
 	}

@@ -14,7 +14,8 @@
 #include "../bpf/exitmon.h"
 #include "hist.h"
 
-#define EM_FORMAT_VERSION 1
+/* Snapshot file format written (1 is still read; docs/snapshots.md). */
+#define EM_FORMAT_VERSION 2
 #define EM_MAX_FILTER_REASONS 64
 #define EM_MAX_PARAMS 16
 
@@ -59,6 +60,10 @@ struct em_meta {
 	int64_t start_ns;     /* wall clock (CLOCK_REALTIME) of the start, ns */
 	uint64_t duration_ns; /* length of the run */
 	struct em_filters filters;
+	char attach[16];      /* attach mode ("raw_tp", "tp"), "" = unknown (v1 files) */
+	bool interval;        /* the rows are one interval's deltas, not cumulative */
+	/* histogram layout the data was recorded with (a file's, before re-bucketing) */
+	struct em_hist_layout hist_layout;
 };
 
 /*
@@ -116,7 +121,19 @@ void em_stats_add(struct em_stats *a, const struct em_stats *b);
  * the EM_APPROX_* bits of the fields that are bounds.
  */
 uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev);
-/* out = cur - prev row by row (rows absent in prev count from zero). */
+/* Room for n rows (and their index) without further allocation: 0 or -ENOMEM. */
+int em_snapshot_reserve(struct em_snapshot *s, size_t n);
+/*
+ * dst = src (rows, meta, counters), reusing dst's buffers: a run loop
+ * that keeps its snapshots between refreshes touches no new memory.
+ */
+int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src);
+/*
+ * out = cur - prev row by row (rows absent in prev count from zero; rows
+ * that did not move are left out); prev NULL copies cur. out's rows are
+ * replaced and its buffers reused, so pass the same out every interval.
+ * 0 or -ENOMEM.
+ */
 int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		      const struct em_snapshot *prev);
 static inline bool em_row_is_total(const struct em_row *r)

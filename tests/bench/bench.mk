@@ -21,6 +21,11 @@ $(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmo
 $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
 	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
 
+# user-space row model benchmark (rowbench.c), separate from the BPF figures
+$(BENCH_BUILD)/rowbench: tests/bench/rowbench.c $(PURE_OBJS) | $(BENCH_BUILD)
+	$(CC) $(CFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
+bench-build: $(BENCH_BUILD)/rowbench
+
 bench-build: exitmon $(BUILD)/exitmon_test.bpf.o $(BENCH_BPF_OBJS) $(BENCH_BUILD)/embench $(VMM_BIN)
 
 bench:

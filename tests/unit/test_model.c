@@ -276,6 +276,44 @@ static void test_index_follows_rows(void **state)
 	em_snapshot_free(&s);
 }
 
+/* copy and delta replace the destination's rows and reuse its buffers */
+static void test_copy_and_delta_reuse(void **state)
+{
+	struct em_snapshot a, b, out;
+	struct em_row *rows;
+	uint32_t i;
+
+	(void)state;
+	em_snapshot_init(&a);
+	em_snapshot_init(&b);
+	em_snapshot_init(&out);
+	for (i = 0; i < 1000; i++)
+		lat(&em_snapshot_row(&a, EM_ISA_VMX, i % 50, i / 50, 0)->st, 100 + i, 1);
+	a.counters[EM_CNT_FILTERED] = 5;
+	assert_int_equal(em_snapshot_copy(&b, &a), 0);
+	assert_int_equal(b.nrows, 1000);
+	assert_int_equal(b.counters[EM_CNT_FILTERED], 5);
+	assert_non_null(em_snapshot_find(&b, EM_ISA_VMX, 49, 19, 0));
+	for (i = 0; i < 10; i++)
+		lat(&em_snapshot_row(&a, EM_ISA_VMX, i, 0, 0)->st, 7, 1);
+	assert_int_equal(em_snapshot_delta(&out, &a, &b), 0);
+	assert_int_equal(out.nrows, 10);
+	rows = out.rows;
+	assert_int_equal(em_snapshot_delta(&out, &a, &b), 0); /* again: replaced, not appended */
+	assert_int_equal(out.nrows, 10);
+	assert_ptr_equal(out.rows, rows);
+	assert_int_equal(out.rows[3].st.count, 1);
+	assert_int_equal(out.rows[3].st.lat_max, 7);
+	assert_null(em_snapshot_find(&out, EM_ISA_VMX, 49, 19, 0));
+	rows = b.rows;
+	assert_int_equal(em_snapshot_copy(&b, &a), 0);
+	assert_ptr_equal(b.rows, rows);
+	assert_int_equal(em_snapshot_find(&b, EM_ISA_VMX, 3, 0, 0)->st.count, 2);
+	em_snapshot_free(&a);
+	em_snapshot_free(&b);
+	em_snapshot_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_delta_rows),
 		cmocka_unit_test(test_index_finds_every_row),
 		cmocka_unit_test(test_index_follows_rows),
+		cmocka_unit_test(test_copy_and_delta_reuse),
 	};
 	return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

@@ -216,7 +216,7 @@ static void test_json(void **state)
 		assert_string_equal(json_string_value(json_object_get(r, "name")), "HLT");
 		assert_true(json_is_true(json_object_get(r, "idle")));
 		assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
-		assert_int_equal(json_integer_value(json_object_get(r, "max_ns")), 5000000000LL);
+		assert_int_equal(json_integer_value(json_object_get(r, "lat_max_ns")), 5000000000LL);
 		assert_int_equal(json_integer_value(json_object_get(r, "vcpu")), -1);
 	}
 	assert_true(seen);
