@@ -140,6 +140,7 @@ static int cmd_run(const struct em_opts *o)
 	em_sysinfo_fill(&cur.meta);
 	cur.meta.filters = o->filters;
 	cur.meta.start_ns = real_ns();
+	snprintf(cur.meta.attach, sizeof(cur.meta.attach), "%s", em_collector_attach_name(col));
 	prev.meta = cur.meta;
 
 	signal(SIGINT, on_stop);
