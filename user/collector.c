@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The libbpf side: pre-flight checks, load, attach, read the per-CPU maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +90,11 @@ static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, con
 	return false;
 }
 
+/* AT_EACCESS: with the effective ids and capabilities (CAP_DAC_READ_SEARCH under systemd) */
 static bool tracefs_has_kvm(void)
 {
-	return !access("/sys/kernel/tracing/events/kvm/kvm_exit", F_OK) ||
-	       !access("/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK);
+	return !faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS) ||
+	       !faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS);
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
