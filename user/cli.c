@@ -17,6 +17,7 @@ void em_cli_usage(FILE *f)
 "       exitmon show FILE [-o json] [--reason R]...\n"
 "       exitmon diff A B [--sort KEY] [--reason R]... [-o json]\n"
 "       exitmon reasons [--isa vmx|svm]\n"
+"       exitmon serve [--listen ADDR:PORT] [--per-vm] [--max-series N] [--reason R]...\n"
 "\n"
 "Counts KVM VM exits per exit reason and the time KVM takes to handle each\n"
 "(kvm_exit -> next kvm_entry of the same vCPU thread), from the kvm\n"
@@ -39,6 +40,18 @@ void em_cli_usage(FILE *f)
 "  -f, --force            overwrite FILE\n"
 "      --attach MODE      auto (default), raw_tp or tp\n"
 "      --ready-file PATH  create PATH once tracing has started\n"
+"      --textfile DIR     also write DIR/exitmon.prom (Prometheus text format,\n"
+"                         for node_exporter's textfile collector) every\n"
+"                         interval, atomically (write, then rename)\n"
+"Serve options (exitmon serve: Prometheus / OpenMetrics endpoint, needs root;\n"
+"the maps are read on each scrape of /metrics, / links to it):\n"
+"      --listen ADDR:PORT numeric address and port (default 127.0.0.1:10283;\n"
+"                         [::1]:PORT for IPv6, 0.0.0.0:PORT for every interface)\n"
+"      --per-vm           add a vm label (the VM's pid) to the exit series\n"
+"      --max-series N     at most N VMs get their own vm label (default 64,\n"
+"                         1..65536); later VMs are summed into vm=\"other\"\n"
+"  -r, --reason R, -p PID, --vcpu N, --max-keys N, --attach MODE,\n"
+"      --ready-file PATH, --isa ISA, -v   as for run\n"
 "Common options:\n"
 "  -o, --output FMT       table (default) or json (one JSON object per line)\n"
 "      --isa ISA          vmx or svm reason names (default: this CPU's)\n"
@@ -131,7 +144,7 @@ static int add_reasons(struct em_opts *o, char *arg, char *err, size_t errlen)
 }
 
 enum { OPT_VCPU = 256, OPT_PER_VM, OPT_PER_VCPU, OPT_ISA, OPT_ATTACH, OPT_MAX_KEYS,
-       OPT_READY, OPT_SORT };
+       OPT_READY, OPT_SORT, OPT_LISTEN, OPT_MAX_SERIES, OPT_TEXTFILE };
 
 static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, 'i' },
@@ -150,6 +163,9 @@ static const struct option long_opts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "isa", required_argument, NULL, OPT_ISA },
 	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "max-series", required_argument, NULL, OPT_MAX_SERIES },
+	{ "textfile", required_argument, NULL, OPT_TEXTFILE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -161,7 +177,7 @@ static const struct {
 	enum em_cmd cmd;
 } commands[] = {
 	{ "run", EM_CMD_RUN }, { "show", EM_CMD_SHOW }, { "diff", EM_CMD_DIFF },
-	{ "reasons", EM_CMD_REASONS }, { "help", EM_CMD_HELP },
+	{ "reasons", EM_CMD_REASONS }, { "help", EM_CMD_HELP }, { "serve", EM_CMD_SERVE },
 };
 
 int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, char *err,
@@ -271,6 +287,17 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 		case OPT_SORT:
 			o->sort = optarg;
 			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_MAX_SERIES:
+			if (parse_u32(optarg, &v) || !v || v > 65536)
+				return fail(err, errlen, "invalid --max-series '%s' (1..65536)", optarg);
+			o->max_series = v;
+			break;
+		case OPT_TEXTFILE:
+			o->textfile_dir = optarg;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -298,6 +325,17 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 		return fail(err, errlen, "show needs one snapshot file");
 	if (o->cmd == EM_CMD_DIFF && o->nfiles != 2)
 		return fail(err, errlen, "diff needs two snapshot files");
+	if ((o->listen || o->max_series) && o->cmd != EM_CMD_SERVE)
+		return fail(err, errlen, "--listen and --max-series only go with serve");
+	if (o->textfile_dir && o->cmd != EM_CMD_RUN)
+		return fail(err, errlen, "--textfile only goes with run");
+	if (o->cmd == EM_CMD_SERVE) {
+		if (o->filters.per_vcpu)
+			return fail(err, errlen, "serve has no per-vCPU series; use --per-vm");
+		if (o->save_path || o->cumulative || o->interval_set || o->duration_s)
+			return fail(err, errlen, "serve reads the maps on each scrape: no -i, -d, -c or --save");
+		return em_cli_resolve_reasons(o, o->isa, err, errlen);
+	}
 	if (o->cmd == EM_CMD_RUN) {
 		if (o->filters.per_vcpu)
 			o->filters.per_vm = true; /* vCPU ids repeat across VMs */

@@ -13,7 +13,8 @@
 #define EM_EXIT_FAIL 1
 #define EM_EXIT_USAGE 2
 
-enum em_cmd { EM_CMD_RUN, EM_CMD_SHOW, EM_CMD_DIFF, EM_CMD_REASONS, EM_CMD_HELP, EM_CMD_VERSION };
+enum em_cmd { EM_CMD_RUN, EM_CMD_SHOW, EM_CMD_DIFF, EM_CMD_REASONS, EM_CMD_HELP, EM_CMD_VERSION,
+	      EM_CMD_SERVE };
 enum em_output { EM_OUT_TABLE, EM_OUT_JSON };
 enum em_attach { EM_ATTACH_AUTO, EM_ATTACH_RAW_TP, EM_ATTACH_TP };
 
@@ -37,6 +38,10 @@ struct em_opts {
 	unsigned nreason_args;
 	const char *files[2];
 	unsigned nfiles;
+	/* serve (user/serve.c) */
+	const char *listen;      /* --listen ADDR:PORT */
+	uint32_t max_series;     /* --max-series: VMs with their own vm label */
+	const char *textfile_dir; /* run --textfile DIR */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "diff.h"
 #include "reasons.h"
 #include "render.h"
+#include "serve.h"
 #include "snapshot.h"
 #include "sysinfo.h"
 
@@ -194,6 +195,10 @@ static int cmd_run(const struct em_opts *o)
 			rc = EM_EXIT_FAIL;
 			goto out;
 		}
+		if (o->textfile_dir && em_textfile_update(o, col, &cur)) {
+			rc = EM_EXIT_FAIL;
+			goto out;
+		}
 		if (em_snapshot_total(&cur) != last_total) {
 			last_total = em_snapshot_total(&cur);
 			last_change = now;
@@ -232,6 +237,10 @@ static int cmd_run(const struct em_opts *o)
 	/* final table: the whole run */
 	if ((rc = em_collector_read(col, &cur))) {
 		fprintf(stderr, "exitmon: cannot read the maps: %s\n", strerror(-rc));
+		rc = EM_EXIT_FAIL;
+		goto out;
+	}
+	if (o->textfile_dir && em_textfile_update(o, col, &cur)) {
 		rc = EM_EXIT_FAIL;
 		goto out;
 	}
@@ -360,6 +369,8 @@ int main(int argc, char **argv)
 		return cmd_show(&o);
 	case EM_CMD_DIFF:
 		return cmd_diff(&o);
+	case EM_CMD_SERVE:
+		return cmd_serve(&o);
 	case EM_CMD_RUN:
 	default:
 		return cmd_run(&o);

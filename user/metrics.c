@@ -462,9 +462,11 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 		em_metrics_escape(ctx->version ? ctx->version : "", esc[0], sizeof(esc[0])),
 		em_metrics_escape(ctx->attach ? ctx->attach : "", esc[1], sizeof(esc[1])),
 		em_metrics_escape(isa_label(s->meta.isa, ib, sizeof(ib)), esc[2], sizeof(esc[2])));
-	family(f, fmt, "exitmon_scrape_collect_seconds", "gauge", "seconds",
-	       "Time spent reading the BPF maps for this scrape.");
-	fprintf(f, "exitmon_scrape_collect_seconds %.9f\n", ctx->collect_seconds);
+	if (ctx->collect_seconds >= 0) {
+		family(f, fmt, "exitmon_scrape_collect_seconds", "gauge", "seconds",
+		       "Time spent reading the BPF maps for this scrape.");
+		fprintf(f, "exitmon_scrape_collect_seconds %.9f\n", ctx->collect_seconds);
+	}
 	if (ctx->map_bytes >= 0) {
 		family(f, fmt, "exitmon_bpf_map_memory_bytes", "gauge", "bytes",
 		       "Kernel memory of exitmon's BPF maps (memlock of each map, summed).");

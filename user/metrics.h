@@ -47,7 +47,7 @@ struct em_metrics_state {
 struct em_metrics_ctx {
 	const char *version;     /* build_info version */
 	const char *attach;      /* "raw_tp", "tp" */
-	double collect_seconds;  /* time spent reading the maps for this scrape */
+	double collect_seconds;  /* time spent reading the maps for this scrape; < 0 = none */
 	int64_t map_bytes;       /* kernel memory of the BPF maps; < 0 = unknown */
 };
 
