@@ -4,12 +4,13 @@
 # shell tiers' own ok/not ok lines); a tier that dies without saying
 # "not ok" still counts as one failure.
 # Tiers: unit (pure C), cli (exit codes, live run), bpf (BPF_PROG_TEST_RUN,
-# attach; root), fuzz (bounded), vm (nested KVM rig), kpatch (KVM patch).
+# attach; root), fuzz (bounded), serve (metrics endpoint, Prometheus), vm (nested
+# KVM rig), kpatch (KVM patch).
 # EXITMON_TIERS="unit cli" limits the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-tiers=${EXITMON_TIERS:-"unit cli bpf fuzz vm kpatch"}
+tiers=${EXITMON_TIERS:-"unit cli bpf fuzz serve vm kpatch"}
 pass=0 fail=0 skip=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -46,6 +47,7 @@ for t in $tiers; do
 	fuzz) grep -q '^fuzz-short:' tests/fuzz/fuzz.mk 2>/dev/null && run_tier fuzz make -s fuzz-short ;;
 	vm) [ -f tests/vm/run.sh ] && run_tier vm bash tests/vm/run.sh ;;
 	kpatch) [ -f tests/kpatch/run.sh ] && run_tier kpatch bash tests/kpatch/run.sh ;;
+	serve) run_tier serve bash tests/serve/run.sh ;;
 	*) echo "unknown tier $t"; fail=$((fail + 1)) ;;
 	esac
 done
