@@ -125,8 +125,9 @@ om_check() { $PY "$work/om_check.py" "$1" 2>"$work/om.err"; }
 text_ok() { ! grep -q '^# EOF' "$1" && ! grep -v '^#' "$1" | grep -qvE '^[a-z_]+(\{[^ ]*\})? [^ ]+$'; }
 
 # --- formats on saved snapshots (populated histograms, per-VM series) -----
-for f in tests/fuzz/corpus/*.json; do
-	b=$(basename "$f" .json)
+# a fixed list, so the tier's test count is too
+for b in empty extremes svm-breakdown vmx-small; do
+	f=tests/fuzz/corpus/$b.json
 	build/tests/prom_render "$f" text >"$work/$b.prom"
 	build/tests/prom_render "$f" om 1 >"$work/$b.om"
 	check "promtool check metrics: text format of snapshot $b" \
@@ -380,7 +381,10 @@ else
 	wait "$upid" 2>/dev/null
 	for c in $caps; do
 		# dac_read_search only matters when tracefs is used (classic tracepoints)
-		[ "$c" = dac_read_search ] && [ "$attach" != tp ] && continue
+		if [ "$c" = dac_read_search ] && [ "$attach" != tp ]; then
+			skip "without cap_$c it fails" "attach is $attach: tracefs not read"
+			continue
+		fi
 		less=$(tr ' ' '\n' <<<"$caps" | grep -vx "$c" | paste -sd' ')
 		out=$(as_user "$less" serve --listen "127.0.0.1:$uport" 2>&1 >/dev/null)
 		rc=$?
