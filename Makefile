@@ -68,6 +68,11 @@ $(BUILD)/tests/prom_render: tests/serve/prom_render.c $(PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
 
+# tests/serve/scrape-bench.sh: CPU per scrape with many rows (root)
+$(BUILD)/tests/scrape_bench: tests/serve/scrape_bench.c $(BUILD)/collector.o $(PURE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/collector.o $(PURE_OBJS) $(LDLIBS) -o $@
+
 unit: $(UNIT_TESTS)
 bpftest: $(BUILD)/tests/test_bpf
 

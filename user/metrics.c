@@ -70,24 +70,39 @@ const char *em_metrics_le(unsigned i, char *buf, size_t len)
 	return buf;
 }
 
-void em_metrics_fold(const struct em_stats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1])
+/* Index of the first bound above every value of each kernel bucket (NBOUNDS = +Inf only). */
+static void fold_index(uint8_t idx[EM_HIST_BUCKETS])
+{
+	unsigned b, i;
+
+	for (b = 0; b < EM_HIST_BUCKETS; b++) {
+		uint64_t up = em_hist_upper(b);
+
+		for (i = 0; i < EM_METRICS_NBOUNDS; i++)
+			if (up < (1ULL << (EM_METRICS_LE_MIN_LOG2 + i)))
+				break;
+		idx[b] = (uint8_t)i;
+	}
+}
+
+static void fold(const uint8_t idx[EM_HIST_BUCKETS], const struct em_stats *st,
+		 uint64_t cum[EM_METRICS_NBOUNDS + 1])
 {
 	unsigned b, i;
 
 	memset(cum, 0, sizeof(uint64_t) * (EM_METRICS_NBOUNDS + 1));
-	for (b = 0; b < EM_HIST_BUCKETS; b++) {
-		uint64_t up = em_hist_upper(b);
-
-		if (!st->hist[b])
-			continue;
-		/* first bound 2^k with every value of bucket b below it */
-		for (i = 0; i < EM_METRICS_NBOUNDS; i++)
-			if (up < (1ULL << (EM_METRICS_LE_MIN_LOG2 + i)))
-				break;
-		cum[i] += st->hist[b];
-	}
+	for (b = 0; b < EM_HIST_BUCKETS; b++)
+		cum[idx[b]] += st->hist[b];
 	for (i = 1; i <= EM_METRICS_NBOUNDS; i++)
 		cum[i] += cum[i - 1];
+}
+
+void em_metrics_fold(const struct em_stats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1])
+{
+	uint8_t idx[EM_HIST_BUCKETS];
+
+	fold_index(idx);
+	fold(idx, st, cum);
 }
 
 /* --- Accept ----------------------------------------------------------- */
@@ -319,12 +334,15 @@ static void seconds_ns(FILE *f, uint64_t ns)
 		(unsigned long long)(ns % 1000000000ULL));
 }
 
-/* Sum of the stats of items [i, j) (one series). */
-static void merge(const struct item *it, size_t i, size_t j, struct em_stats *out)
+/* Stats of items [i, j) (one series): the row itself, or their sum in tmp. */
+static const struct em_stats *merge(const struct item *it, size_t i, size_t j, struct em_stats *tmp)
 {
-	memset(out, 0, sizeof(*out));
+	if (j == i + 1)
+		return it[i].st;
+	memset(tmp, 0, sizeof(*tmp));
 	for (; i < j; i++)
-		em_stats_add(out, it[i].st);
+		em_stats_add(tmp, it[i].st);
+	return tmp;
 }
 
 static size_t series_end(const struct item *it, size_t n, size_t i)
@@ -346,17 +364,30 @@ static void render_exits(FILE *f, enum em_metrics_format fmt, const struct item 
 	       "KVM VM exits by exit reason (every exit, paired with an entry or not).");
 	for (i = 0; i < n; i = j) {
 		j = series_end(it, n, i);
-		merge(it, i, j, tmp);
 		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm);
-		fprintf(f, "exitmon_exits_total{%s} %llu\n", lab, (unsigned long long)tmp->count);
+		fprintf(f, "exitmon_exits_total{%s} %llu\n", lab,
+			(unsigned long long)merge(it, i, j, tmp)->count);
 	}
+}
+
+/* Decimal of v into the end of buf[24]; returns its start. */
+static const char *u64_str(uint64_t v, char buf[24])
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return p;
 }
 
 static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *it, size_t n,
 			struct em_stats *tmp)
 {
 	uint64_t cum[EM_METRICS_NBOUNDS + 1];
-	char lab[256], le[32];
+	uint8_t idx[EM_HIST_BUCKETS];
+	char le[EM_METRICS_NBOUNDS][24], lab[256], prefix[320], num[24];
 	size_t i, j;
 	unsigned b;
 
@@ -364,21 +395,31 @@ static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *
 	       "Time from a KVM exit to the next entry of the same vCPU thread, for exits whose "
 	       "entry was seen. idle=true marks reasons (HLT, MWAIT) whose time is mostly the "
 	       "vCPU idling.");
+	/* once per scrape: the bounds' text and the bucket -> bound map */
+	fold_index(idx);
+	for (b = 0; b < EM_METRICS_NBOUNDS; b++)
+		em_metrics_le(b, le[b], sizeof(le[b]));
 	for (i = 0; i < n; i = j) {
+		const struct em_stats *st;
 		const char *idle;
 
 		j = series_end(it, n, i);
-		merge(it, i, j, tmp);
+		st = merge(it, i, j, tmp);
 		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm);
 		idle = is_idle(it[i].isa, it[i].reason) ? "true" : "false";
-		em_metrics_fold(tmp, cum);
-		for (b = 0; b < EM_METRICS_NBOUNDS; b++)
-			fprintf(f, "exitmon_exit_handling_seconds_bucket{%s,idle=\"%s\",le=\"%s\"} %llu\n",
-				lab, idle, em_metrics_le(b, le, sizeof(le)), (unsigned long long)cum[b]);
-		fprintf(f, "exitmon_exit_handling_seconds_bucket{%s,idle=\"%s\",le=\"+Inf\"} %llu\n",
-			lab, idle, (unsigned long long)cum[EM_METRICS_NBOUNDS]);
+		fold(idx, st, cum);
+		/* ~30 lines per series: built from pieces, not one printf each */
+		snprintf(prefix, sizeof(prefix), "exitmon_exit_handling_seconds_bucket{%s,idle=\"%s\",le=\"",
+			 lab, idle);
+		for (b = 0; b <= EM_METRICS_NBOUNDS; b++) {
+			fputs(prefix, f);
+			fputs(b < EM_METRICS_NBOUNDS ? le[b] : "+Inf", f);
+			fputs("\"} ", f);
+			fputs(u64_str(cum[b], num), f);
+			fputc('\n', f);
+		}
 		fprintf(f, "exitmon_exit_handling_seconds_sum{%s,idle=\"%s\"} ", lab, idle);
-		seconds_ns(f, tmp->lat_sum);
+		seconds_ns(f, st->lat_sum);
 		fprintf(f, "\nexitmon_exit_handling_seconds_count{%s,idle=\"%s\"} %llu\n", lab, idle,
 			(unsigned long long)cum[EM_METRICS_NBOUNDS]);
 	}
