@@ -6,7 +6,7 @@
 # TAP on stdout ("ok N" / "not ok N"), progress on stderr. Needs root (it
 # installs prometheus from apt when missing, loads BPF); without it, or
 # without the packages, it skips with the reason, and under CI=true a skip
-# is a failure. Bounded: every wait has a deadline, ~45 s in all.
+# is a failure. Bounded: every wait has a deadline, ~50 s in all.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 TOP=$PWD
@@ -324,6 +324,20 @@ kill -TERM "$spid"
 wait "$spid" 2>/dev/null
 src=$?
 check "SIGTERM stops exitmon serve with status 0" test "$src" -eq 0
+
+# --- serve --per-vm (no VM here: the per-VM families must still be valid)
+vport=$(free_port)
+"$EXITMON" serve --per-vm --max-series 2 --listen "127.0.0.1:$vport" --ready-file "$work/vready" 2>"$work/vm.err" &
+vpid=$!
+pids+=("$vpid")
+if wait_for 30 test -e "$work/vready" && req pervm "http://127.0.0.1:$vport/metrics"; then
+	check "serve --per-vm --max-series 2: promtool check metrics, exitmon_vms_in_other 0" \
+		bash -c "promtool check metrics <'$work/pervm.b' && grep -qx 'exitmon_vms_in_other 0' '$work/pervm.b'"
+else
+	notok "serve --per-vm --max-series 2 starts and answers ($(tail -1 "$work/vm.err"))"
+fi
+kill -TERM "$vpid" 2>/dev/null
+wait "$vpid" 2>/dev/null
 
 # --- run --textfile --------------------------------------------------------
 mkdir "$work/tf"
