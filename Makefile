@@ -23,7 +23,7 @@ PURE_OBJS := $(PURE_SRCS:user/%.c=$(BUILD)/%.o)
 APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o
 
 DEPS_APT  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev \
-             libcmocka-dev pkg-config make gcc
+             libcmocka-dev pkg-config make gcc python3-jsonschema
 
 .PHONY: all deps test unit bpftest install uninstall clean bench
 # keep the BPF objects between the skeletons and the next build
