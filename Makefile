@@ -25,7 +25,7 @@ PURE_OBJS := $(PURE_SRCS:user/%.c=$(BUILD)/%.o)
 APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o $(BUILD)/serve.o
 
 DEPS_APT  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev \
-             libcmocka-dev libmicrohttpd-dev pkg-config make gcc
+             libcmocka-dev libmicrohttpd-dev pkg-config make gcc python3-jsonschema
 
 .PHONY: all deps test unit bpftest install uninstall clean bench
 # keep the BPF objects between the skeletons and the next build

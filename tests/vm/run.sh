@@ -238,12 +238,12 @@ latency_checks() {
 		"$((exits - nv))" "$lat"
 	check "$c: HLT exits have no latency (the final HLT never re-enters)" \
 		0 "$(jq -r --argjson r $R_HLT '[.rows[] | select(.reason == $r and .tgid == 0 and .vcpu == -1) | .lat_count] | add // 0' "$f")"
-	bad=$(jq -c '[.rows[] | select(.hist_total != .lat_count) | {reason, tgid, vcpu, lat_count, hist_total}]' "$f")
+	bad=$(jq -c '[.rows[] | select(([.hist[]?[1]] | add // 0) != .lat_count) | {reason, tgid, vcpu, lat_count, hist}]' "$f")
 	check "$c: histogram total == lat_count in every row" "[]" "$bad"
 	bad=$(jq -c --argjson w "$wall_ns" '[.rows[] | select(.lat_count > 0 and
-		(.min_ns <= 0 or .max_ns > $w or .min_ns > .avg_ns or .avg_ns > .max_ns
-		 or .p50_ns > .max_ns * 1.125 or .p99_ns > .max_ns * 1.125))
-		| {reason, tgid, vcpu, min_ns, avg_ns, p50_ns, p99_ns, max_ns}]' "$f")
+		(.lat_min_ns <= 0 or .lat_max_ns > $w or .lat_min_ns > .lat_avg_ns or .lat_avg_ns > .lat_max_ns
+		 or .lat_p50_ns > .lat_max_ns * 1.125 or .lat_p99_ns > .lat_max_ns * 1.125))
+		| {reason, tgid, vcpu, lat_min_ns, lat_avg_ns, lat_p50_ns, lat_p99_ns, lat_max_ns}]' "$f")
 	check "$c: latencies > 0, min <= avg <= max <= run wall time ($wall_ns ns)" "[]" "$bad"
 	check "$c: counters.filtered == 0 (no filter in this case)" 0 "$(jq -r '.counters.filtered // "missing"' "$f")"
 	# The first KVM_RUN of each vCPU enters without a prior exit; the last
@@ -482,10 +482,10 @@ for npt in $npt_configs; do
 	check "$P $c nested.json (npt=1): CR3 write == 0" 0 "$(jcount "$d/seed.nested" $R_CR3W)"
 	is_json "$d/seed.diff" || echo '{"rows":[]}' >"$d/seed.diff"
 	# diff A=nested B=shadow: INVLPG and CR3 writes appear only in B.
-	check "$P $c diff: INVLPG count_a/count_b == 0/$SEED_K" "0/$SEED_K" \
-		"$(jq -r --argjson r $R_INVLPG '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
-	check "$P $c diff: CR3 write count_a/count_b == 0/$((SEED_L + 1))" "0/$((SEED_L + 1))" \
-		"$(jq -r --argjson r $R_CR3W '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
+	check "$P $c diff: INVLPG a.count/b.count == 0/$SEED_K" "0/$SEED_K" \
+		"$(jq -r --argjson r $R_INVLPG '[.rows[] | select(.reason == $r)][0] | "\(.a.count)/\(.b.count)"' "$d/seed.diff")"
+	check "$P $c diff: CR3 write a.count/b.count == 0/$((SEED_L + 1))" "0/$((SEED_L + 1))" \
+		"$(jq -r --argjson r $R_CR3W '[.rows[] | select(.reason == $r)][0] | "\(.a.count)/\(.b.count)"' "$d/seed.diff")"
 	check "$P $c diff: CPUID delta == 0" 0 \
 		"$(jq -r --argjson r $R_CPUID '[.rows[] | select(.reason == $r)][0].delta' "$d/seed.diff")"
 	check "$P $c: npt restored to the value it found" "$([ "$npt" = 1 ] && echo Y || echo N)" "$(meta "$m" npt_after)"
@@ -531,5 +531,23 @@ for npt in $npt_configs; do
 			print bad
 		}' "$d/serve.after")
 	check "$P serve: buckets cumulative and non-decreasing, +Inf == _count, in every histogram" "" "$bad"
+
+	# ---- JSON schemas (docs/*.schema.json, docs/json.md): every JSON line
+	# exitmon printed in this configuration, the snapshots and the diff.
+	js=$d/all-lines.jsonl
+	cat "$d"/*.exitmon 2>/dev/null | grep '^{' | jq -c 'select(.format? != null)' >"$js" 2>/dev/null
+	docs=("$js")
+	for x in "$d"/seed.shadow "$d"/seed.nested "$d"/seed.diff; do
+		grep -q '"format"' "$x" 2>/dev/null && docs+=("$x")
+	done
+	out=$(bash "$top/tests/schema/validate.sh" --strict "${docs[@]}" 2>&1)
+	rc=$?
+	if [ $rc = 77 ] && [ "${CI:-}" != true ]; then
+		skip "$P: JSON output validates against the schemas" "$out"
+	elif [ $rc = 0 ]; then
+		ok "$P: JSON output validates against the schemas ($(wc -l <"$js") lines, ${#docs[@]} files)"
+	else
+		not_ok "$P: JSON output validates against the schemas" "$(printf '%s\n' "$out" | head -n 5)"
+	fi
 done
 finish
