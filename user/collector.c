@@ -89,10 +89,19 @@ static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, con
 	return false;
 }
 
+/* errno is EACCES afterwards when the first path was refused to us */
 static bool tracefs_has_kvm(void)
 {
-	return !access("/sys/kernel/tracing/events/kvm/kvm_exit", F_OK) ||
-	       !access("/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK);
+	int e;
+
+	if (!access("/sys/kernel/tracing/events/kvm/kvm_exit", F_OK))
+		return true;
+	e = errno;
+	if (!access("/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK))
+		return true;
+	if (e == EACCES)
+		errno = EACCES;
+	return false;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -145,7 +154,11 @@ static int choose_mode(const struct em_opts *o, enum em_attach *mode, char *err,
 		mkdir("/sys/kernel/tracing", 0755);
 		mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
 		if (!tracefs_has_kvm()) {
-			set_err(err, errlen, "tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing");
+			/* mounted but closed to us (CAP_BPF+CAP_PERFMON without root) is not "not mounted" */
+			if (errno == EACCES)
+				set_err(err, errlen, "tracefs is mounted but not readable (permission denied): classic tracepoints need access to /sys/kernel/tracing; run as root (or add CAP_DAC_READ_SEARCH)");
+			else
+				set_err(err, errlen, "tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing");
 			return -1;
 		}
 	}

@@ -315,6 +315,14 @@ else
 	else
 		skipt "non-root is refused" "setpriv missing"
 	fi
+	# CAP_BPF + CAP_PERFMON without root: tracefs is there but closed (mode 0700)
+	if command -v setpriv >/dev/null && [ "$(stat -c %a /sys/kernel/tracing 2>/dev/null)" = 700 ]; then
+		expect 1 "unreadable tracefs is named as such, not as unmounted" "mounted but not readable" -- \
+			setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+bpf,+perfmon \
+			--ambient-caps=+bpf,+perfmon $EM run -d 1 --attach tp
+	else
+		skipt "unreadable tracefs is named as such" "setpriv missing or tracefs not mode 0700"
+	fi
 fi
 echo "1..$n"
 exit $failed
