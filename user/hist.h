@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
 
 /* Smallest value that falls in bucket b. */
 uint64_t em_hist_lower(uint32_t b);

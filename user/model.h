@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
 
 #define EM_FORMAT_VERSION 1
 #define EM_MAX_FILTER_REASONS 64

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -610,12 +611,12 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 
 	for (i = 0; i < s->nrows; i++) {
 		const struct em_stats *st = &s->rows[i].st;
-		bool ovf;
+		int ovf;
 
 		if (em_row_is_total(&s->rows[i]))
-			ovf = __builtin_add_overflow(count, st->count, &count) |
-			      __builtin_add_overflow(lat_count, st->lat_count, &lat_count) |
-			      __builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
+			ovf = (int)__builtin_add_overflow(count, st->count, &count) +
+			      (int)__builtin_add_overflow(lat_count, st->lat_count, &lat_count) +
+			      (int)__builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
 		else
 			ovf = __builtin_add_overflow(breakdown, st->count, &breakdown);
 		if (ovf)

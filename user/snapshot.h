@@ -16,8 +16,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <jansson.h>
 #include "model.h"
+
+/* jansson stays out of every includer: users of em_snapshot_to_json()
+ * include <jansson.h> themselves (C11 allows the repeated typedef). */
+typedef struct json_t json_t;
 
 #define EM_SNAPSHOT_FORMAT "exitmon-snapshot"
 /*

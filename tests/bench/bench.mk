@@ -19,7 +19,7 @@ $(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmo
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
-	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+	$(CC) $(EM_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $< -lbpf -lelf -lz -o $@
 
 bench-build: exitmon $(BUILD)/exitmon_test.bpf.o $(BENCH_BPF_OBJS) $(BENCH_BUILD)/embench $(VMM_BIN)
 

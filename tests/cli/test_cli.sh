@@ -56,6 +56,24 @@ echo 'not json at all' >"$tmp/garbage.json"
 expect 1 "non-JSON snapshot: one line naming the file" "garbage.json" -- $EM show "$tmp/garbage.json"
 expect 1 "missing snapshot file" "missing.json" -- $EM show "$tmp/missing.json"
 
+# --- build hygiene (issue 14): checked with make -n, nothing is rebuilt ----
+if make -n -B CFLAGS='-O1 -g' build/err.o 2>/dev/null | grep -q -- '-Ibpf.*-O1 -g.*-MMD -MP'; then
+	ok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files"
+else notok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files" "$(make -n -B CFLAGS='-O1 -g' build/err.o 2>&1)"; fi
+q=$(make -B build/err.o 2>&1)
+v=$(make -B V=1 build/err.o 2>&1)
+if [ "$q" = "  CC       build/err.o" ] && echo "$v" | grep -q -- '-c user/err.c -o build/err.o'; then
+	ok "quiet output by default, full commands with V=1"
+else notok "quiet output by default, full commands with V=1" "$q" "$v"; fi
+if [ -f build/exitmon.skel.h ] && [ "$(stat -c %s build/exitmon.skel.h)" -lt 500000 ]; then
+	ok "the skeleton embeds a stripped BPF object ($(stat -c %s build/exitmon.skel.h) bytes)"
+else notok "the skeleton embeds a stripped BPF object" "$(ls -l build/exitmon.skel.h 2>&1)"; fi
+printf '#include "snapshot.h"\nint x = JSON_INDENT(2);\n' >"$tmp/inc.c"
+if ! cc -std=gnu11 -fsyntax-only -Iuser -Ibpf "$tmp/inc.c" 2>/dev/null &&
+   printf '#include "snapshot.h"\n' | cc -std=gnu11 -fsyntax-only -Iuser -Ibpf -x c - 2>/dev/null; then
+	ok "snapshot.h builds on its own and does not expose <jansson.h>"
+else notok "snapshot.h builds on its own and does not expose <jansson.h>"; fi
+
 # --- arguments (issue 13) ------------------------------------------------
 expect 2 "numbers are decimal: -p with a leading space" "invalid pid" -- $EM -p " -18446744073709551615"
 expect 2 "numbers are decimal: no hex pid" "invalid pid" -- $EM -p 0x10
