@@ -12,6 +12,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "err.h"
 #include "exitmon.skel.h"
 
 struct em_collector {
@@ -30,12 +31,13 @@ struct em_collector {
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
 #define EM_BATCH_BYTES (1u << 20)
 
+__attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
+	em_verrf(err, len, fmt, ap);
 	va_end(ap);
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "snapshot.h"
+#include "err.h"
 #include "reasons.h"
 #include "safefile.h"
 
@@ -28,25 +29,19 @@ struct ctx {
 	size_t errlen;
 };
 
+/*
+ * One printable ASCII line (err.c): messages quote the input (and
+ * jansson's quote the text near the error), which may hold newlines,
+ * escape sequences, or UTF-8 cut by the truncation.
+ */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
-	char *p;
 
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-		/*
-		 * One printable ASCII line: messages quote the input (and
-		 * jansson's quote the text near the error), which may hold
-		 * newlines, escape sequences, or UTF-8 cut by the truncation.
-		 */
-		for (p = c->err; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-				*p = '?';
-	}
+	va_start(ap, fmt);
+	em_verrf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
