@@ -74,6 +74,29 @@ if ! cc -std=gnu11 -fsyntax-only -Iuser -Ibpf "$tmp/inc.c" 2>/dev/null &&
 	ok "snapshot.h builds on its own and does not expose <jansson.h>"
 else notok "snapshot.h builds on its own and does not expose <jansson.h>"; fi
 
+# --- README's first two commands: as root without sudo, and through sudo --
+# (stubs of sudo, apt-get, make and ./exitmon record what ran, and how)
+readme_cmds=$(awk '/^```sh$/ {n++; next} /^```$/ {if (n == 1) exit} n == 1' README.md)
+mkdir -p "$tmp/readme/bin" "$tmp/readme/nosudo" "$tmp/readme/withsudo"
+for c in apt-get make; do
+	printf '#!/bin/sh\necho "${VIA:-direct} %s $*" >>"%s/log"\n' "$c" "$tmp/readme" >"$tmp/readme/bin/$c"
+done
+printf '#!/bin/sh\necho "${VIA:-direct} ./exitmon $*" >>"%s/log"\n' "$tmp/readme" >"$tmp/readme/exitmon"
+printf '#!/bin/sh\nexec env VIA=sudo "$@"\n' >"$tmp/readme/withsudo/sudo"
+chmod +x "$tmp/readme/bin/"* "$tmp/readme/exitmon" "$tmp/readme/withsudo/sudo"
+for how in nosudo withsudo; do
+	rm -f "$tmp/readme/log"
+	(cd "$tmp/readme" && PATH="$tmp/readme/$how:$tmp/readme/bin:/usr/bin:/bin" bash -ec "$readme_cmds") >/dev/null 2>&1
+	want=$([ $how = withsudo ] && echo sudo || echo direct)
+	got=$(cut -d' ' -f2- "$tmp/readme/log" 2>/dev/null | tr '\n' ';')
+	if [ "$got" = "apt-get update;apt-get install -y make;make deps all;./exitmon run;make deps test;" ] &&
+	   ! grep -qv "^$want " "$tmp/readme/log"; then
+		ok "README's first commands run ($how)"
+	else
+		notok "README's first commands run ($how)" "$(cat "$tmp/readme/log" 2>&1)"
+	fi
+done
+
 # --- arguments (issue 13) ------------------------------------------------
 expect 2 "numbers are decimal: -p with a leading space" "invalid pid" -- $EM -p " -18446744073709551615"
 expect 2 "numbers are decimal: no hex pid" "invalid pid" -- $EM -p 0x10
