@@ -30,7 +30,7 @@ FUZZ_CFLAGS     ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,unde
 FUZZ_SRCS       := user/snapshot.c user/safefile.c user/err.c user/diff.c user/model.c \
                    user/reasons.c user/hist.c
 FUZZ_CLI_SRCS   := $(FUZZ_SRCS) user/cli.c user/render.c
-FUZZ_HDRS       := $(wildcard user/*.h) bpf/exitmon.h
+FUZZ_HDRS       := $(wildcard user/*.h) bpf/exitmon.h tests/fuzz/check.h
 FUZZ_BIN        := $(FUZZ_OUT)/fuzz_snapshot
 FUZZ_CLI_BIN    := $(FUZZ_OUT)/fuzz_cli
 

@@ -15,14 +15,7 @@
 #include "user/cli.h"
 #include "user/snapshot.h"
 
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,  \
-				__LINE__, #cond);                                \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "check.h"
 
 #define MAX_WORDS 24
 
