@@ -27,9 +27,11 @@ void em_snapshot_free(struct em_snapshot *s)
 {
 	free(s->rows);
 	free(s->index);
+	free(s->vms);
 	s->rows = NULL;
 	s->index = NULL;
-	s->nrows = s->cap = s->index_cap = s->nindexed = 0;
+	s->vms = NULL;
+	s->nrows = s->cap = s->index_cap = s->nindexed = s->nvms = 0;
 }
 
 static bool same_key(const struct em_row *r, uint32_t isa, uint32_t reason, uint32_t tgid, uint32_t vcpu)
@@ -135,6 +137,16 @@ int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src)
 	dst->nrows = 0;
 	if ((rc = em_snapshot_reserve(dst, src->nrows)))
 		return rc;
+	if (src->nvms != dst->nvms) {
+		struct em_vm *v = realloc(dst->vms, (src->nvms ? src->nvms : 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		dst->vms = v;
+		dst->nvms = src->nvms;
+	}
+	if (src->nvms)
+		memcpy(dst->vms, src->vms, src->nvms * sizeof(*dst->vms));
 	dst->meta = src->meta;
 	memcpy(dst->counters, src->counters, sizeof(dst->counters));
 	if (src->nrows)

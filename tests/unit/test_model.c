@@ -306,8 +306,15 @@ static void test_copy_and_delta_reuse(void **state)
 	assert_int_equal(out.rows[3].st.lat_max, 7);
 	assert_null(em_snapshot_find(&out, EM_ISA_VMX, 49, 19, 0));
 	rows = b.rows;
+	a.vms = calloc(2, sizeof(*a.vms)); /* per-VM metadata travels with the copy */
+	assert_non_null(a.vms);
+	a.nvms = 2;
+	a.vms[1].tgid = 77;
+	strcpy(a.vms[1].name, "vm-77");
 	assert_int_equal(em_snapshot_copy(&b, &a), 0);
 	assert_ptr_equal(b.rows, rows);
+	assert_int_equal(b.nvms, 2);
+	assert_string_equal(b.vms[1].name, "vm-77");
 	assert_int_equal(em_snapshot_find(&b, EM_ISA_VMX, 3, 0, 0)->st.count, 2);
 	em_snapshot_free(&a);
 	em_snapshot_free(&b);
