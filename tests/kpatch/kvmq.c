@@ -39,6 +39,10 @@
  *   --fep         each query is prefixed with KVM's forced-emulation
  *                 prefix (ud2; "kvm"): a #UD exit, and KVM's emulator
  *                 executes the CPUID (needs kvm.force_emulation_prefix=1)
+ *   -c VCPUS      VCPUS vCPUs per VM: vCPU 0 runs the program above; the
+ *                 others do the same work and sync OUT, then hlt (no
+ *                 queries), so vCPU 0's queries see exactly VCPUS times
+ *                 the work (not with -b)
  *   --stats       read the vCPU's binary statistic "exits" (KVM_GET_STATS_FD)
  *                 at the first report OUT of each query; printed as
  *                 vm=I q=K stat_exits=N
@@ -69,13 +73,15 @@
 #define MAX_B 16
 #define MAX_Q 512
 #define MAX_VMS 8
+#define MAX_VCPUS 8
+#define CODE2_GPA 0x4000u		/* the other vCPUs' program */
 
 static uint32_t q_leaf[MAX_Q], q_ecx[MAX_Q];
 static int nq;
 static uint32_t b_leaf[MAX_B], b_ecx[MAX_B];
 static int nb;
 static unsigned long base_n = 1000, base_m = 100;
-static int nvms = 1, intel_cpuid;
+static int nvms = 1, ncpus = 1, intel_cpuid;
 static unsigned timeout_s = 120;
 static unsigned sleep_us;
 static int fep, want_stats;
@@ -163,12 +169,12 @@ static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count, int emul)
 }
 
 /* Emit the guest program; returns its length. */
-static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
+static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m, int queries)
 {
 	uint8_t *s = p;
 	uint8_t *loop;
 
-	if (nb) {
+	if (nb && queries) {
 		p = gen_queries(p, BTAB_GPA, nb, 0);
 		B(0xe6, PORT_START);    /* out 0xe2, al */
 	}
@@ -189,7 +195,8 @@ static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
 	B(0x66, 0x4e);                  /* dec esi */
 	B(0x75, (uint8_t)(loop - (p + 2)));
 	B(0xe6, PORT_SYNC);             /* out 0xe1, al */
-	p = gen_queries(p, QTAB_GPA, nq, fep);
+	if (queries)
+		p = gen_queries(p, QTAB_GPA, nq, fep);
 	B(0xf4);                        /* hlt */
 	B(0xeb, 0xfe);                  /* jmp $ */
 	return p - s;
@@ -248,17 +255,79 @@ static int stats_open(int vcpu, uint64_t *off)
 	exit(2);
 }
 
+/* vCPUs 1.. of a VM: work, sync, hlt. */
+struct helper {
+	int vcpu;
+	unsigned long m, outs;
+	int ok;
+	pthread_t th;
+};
+
+static void setup_vcpu(int vcpu, uint64_t rip)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (intel_cpuid)
+		set_intel_cpuid(vcpu);
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+		die("KVM_GET_SREGS");
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds.base = 0;
+	sregs.ds.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+		die("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rflags = 2;
+	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+		die("KVM_SET_REGS");
+}
+
+static void *run_helper(void *arg)
+{
+	struct helper *h = arg;
+	size_t runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_run *run = mmap(NULL, runsz, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, h->vcpu, 0);
+	int synced = 0;
+
+	if (run == MAP_FAILED)
+		die("mmap run");
+	for (;;) {
+		if (ioctl(h->vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (run->exit_reason != KVM_EXIT_IO)
+			return NULL;
+		if (run->io.port == PORT_WORK) {
+			h->outs += run->io.count;
+		} else if (run->io.port == PORT_SYNC) {
+			synced = 1;
+			pthread_barrier_wait(&sync_barrier);
+		} else {
+			return NULL;
+		}
+	}
+	h->ok = synced && h->outs == h->m;
+	return NULL;
+}
+
 static void *run_vm(void *arg)
 {
 	struct vm *v = arg;
 	int vmfd, vcpu;
 	uint8_t *mem;
 	struct kvm_run *run;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 	size_t runsz;
 	uint64_t t0;
 	int synced = 0, started = !nb, stats_fd = -1;
+	struct helper helpers[MAX_VCPUS];
 	uint64_t stats_off = 0;
 
 	vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
@@ -268,7 +337,8 @@ static void *run_vm(void *arg)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap");
-	gen_code(mem + CODE_GPA, v->n, v->m);
+	gen_code(mem + CODE_GPA, v->n, v->m, 1);
+	gen_code(mem + CODE2_GPA, v->n, v->m, 0);
 	for (int i = 0; i < nq; i++) {
 		memcpy(mem + QTAB_GPA + 8 * i, &q_leaf[i], 4);
 		memcpy(mem + QTAB_GPA + 8 * i + 4, &q_ecx[i], 4);
@@ -286,27 +356,25 @@ static void *run_vm(void *arg)
 	vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
 	if (vcpu < 0)
 		die("KVM_CREATE_VCPU");
-	if (intel_cpuid)
-		set_intel_cpuid(vcpu);
 	if (want_stats)
 		stats_fd = stats_open(vcpu, &stats_off);
 	runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	run = mmap(NULL, runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		die("mmap run");
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-		die("KVM_GET_SREGS");
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	sregs.ds.base = 0;
-	sregs.ds.selector = 0;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-		die("KVM_SET_SREGS");
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rflags = 2;
-	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-		die("KVM_SET_REGS");
+	setup_vcpu(vcpu, CODE_GPA);
+	for (int j = 1; j < ncpus; j++) {
+		struct helper *h = &helpers[j];
+
+		memset(h, 0, sizeof(*h));
+		h->m = v->m;
+		h->vcpu = ioctl(vmfd, KVM_CREATE_VCPU, j);
+		if (h->vcpu < 0)
+			die("KVM_CREATE_VCPU");
+		setup_vcpu(h->vcpu, CODE2_GPA);
+		if (pthread_create(&h->th, NULL, run_helper, h))
+			die("pthread_create");
+	}
 
 	t0 = now_ns();
 	for (;;) {
@@ -357,9 +425,16 @@ static void *run_vm(void *arg)
 			return NULL;
 		}
 	}
-	if (!started || !synced || v->outs != v->m || v->nres != 4 * (nb + nq))
-		snprintf(v->err, sizeof(v->err), "started=%d synced=%d outs=%lu/%lu reports=%d/%d",
-			 started, synced, v->outs, v->m, v->nres, 4 * (nb + nq));
+	int helpers_ok = 1;
+
+	for (int j = 1; j < ncpus; j++) {
+		pthread_join(helpers[j].th, NULL);
+		helpers_ok &= helpers[j].ok;
+		close(helpers[j].vcpu);
+	}
+	if (!started || !synced || v->outs != v->m || v->nres != 4 * (nb + nq) || !helpers_ok)
+		snprintf(v->err, sizeof(v->err), "started=%d synced=%d outs=%lu/%lu reports=%d/%d vcpus_ok=%d",
+			 started, synced, v->outs, v->m, v->nres, 4 * (nb + nq), helpers_ok);
 	else
 		v->ok = 1;
 	close(vcpu);
@@ -413,19 +488,27 @@ int main(int argc, char **argv)
 			intel_cpuid = 1;
 		} else if (!strcmp(argv[i], "--sleep-us") && i + 1 < argc) {
 			sleep_us = parse_u32(argv[++i]);
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			ncpus = parse_u32(argv[++i]);
+			if (ncpus < 1 || ncpus > MAX_VCPUS)
+				ncpus = 1;
 		} else if (!strcmp(argv[i], "--fep")) {
 			fep = 1;
 		} else if (!strcmp(argv[i], "--stats")) {
 			want_stats = 1;
 		} else {
-			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-b LEAF:ECX]... [-q LEAF:ECX]... [--intel-cpuid] [-t SEC] [--sleep-us U] [--fep] [--stats]\n");
+			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-b LEAF:ECX]... [-q LEAF:ECX]... [--intel-cpuid] [-t SEC] [--sleep-us U] [--fep] [--stats] [-c VCPUS]\n");
 			return 2;
 		}
 	}
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0)
 		die("/dev/kvm");
-	pthread_barrier_init(&sync_barrier, NULL, nvms);
+	if (nb && ncpus > 1) {
+		fprintf(stderr, "kvmq: -b and -c do not combine\n");
+		return 2;
+	}
+	pthread_barrier_init(&sync_barrier, NULL, nvms * ncpus);
 	pthread_barrier_init(&start_barrier, NULL, nvms);
 	all_vms = vms;
 	if (timeout_s) {
@@ -449,6 +532,8 @@ int main(int argc, char **argv)
 
 		printf("vm=%d n=%lu m=%lu work_ns=%llu\n", i, v->n, v->m,
 		       (unsigned long long)v->work_ns);
+		if (ncpus > 1)
+			printf("vm=%d vcpus=%d\n", i, ncpus);
 		for (int k = 0; k < v->nres / 4; k++) {
 			const uint32_t *r = &v->res[4 * k];
 			int b = k < nb, j = b ? k : k - nb;

@@ -82,6 +82,8 @@ run fep kvmq -n 100 -m 10 --fep -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x46 -q 0x4ffff
 echo 0 > $P/force_emulation_prefix
 run on-two kvmq -v 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b \
 	-q 0x4ffffffc -q 0x4fffffff:0x72
+# One VM with 2 vCPUs: vCPU 0 queries once both passed the barrier.
+run on-vcpus kvmq -c 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b -q 0x4ffffffc
 # Global scope: counters are never reset, so each VM reads a baseline first
 # (both VMs take it before either starts its work); the same run in vm
 # scope gives the reference.
