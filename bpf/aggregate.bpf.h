@@ -37,12 +37,17 @@ struct {
 
 /*
  * Per VM / per vCPU breakdown, only when asked for (user space sets
- * max_entries; 1 otherwise). Preallocated: an on-demand per-CPU insert
- * from a tracepoint can fail while the allocator's cache refills, which
- * lost exits from the breakdown (seen in the nested rig).
+ * max_entries; 1 otherwise). Keyed by (isa, reason, VM, vCPU) always, also
+ * for --per-vm (user space sums a VM's vCPUs): a vCPU's exits and entries
+ * are serialised by KVM, so one key is never updated on two CPUs at once
+ * and a plain hash needs no per-CPU copies (at 256 possible CPUs those
+ * were 256 x 2.2 KiB per key, and an insert zeroed all of them inside
+ * kvm_exit; now one row). Preallocated: an on-demand insert from a
+ * tracepoint can fail while the allocator's cache refills, which lost
+ * exits from the breakdown (seen in the nested rig).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, struct em_key);
 	__type(value, struct em_stats);
@@ -187,7 +192,7 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 		.isa = isa,
 		.reason = reason,
 		.tgid = tgid,
-		.vcpu = breakdown_vcpu ? vcpu : EM_ANY_VCPU,
+		.vcpu = vcpu,
 	};
 	struct em_stats *st = em_hash_stats(&breakdown, &key, on_exit);
 

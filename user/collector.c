@@ -34,7 +34,17 @@ struct em_collector {
 	struct em_stats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
 	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
+	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
+	struct em_stats *bd_vals;
+	bool no_bd_batch;
 };
+
+#define EM_BD_CHUNK 256u
+/*
+ * Kernel memory the breakdown may take (values; the hash adds ~50 bytes a
+ * key): --max-keys is refused beyond it, naming the option.
+ */
+#define EM_BD_MAX_BYTES (64u << 20)
 
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
 #define EM_BATCH_BYTES (1u << 20)
@@ -463,7 +473,9 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 		c->chunk = EM_NSLOTS;
 	c->keys = calloc(c->chunk, sizeof(*c->keys));
 	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
-	if (!c->vals || !c->cnts || !c->keys || !c->batch) {
+	c->bd_keys = calloc(EM_BD_CHUNK, sizeof(*c->bd_keys));
+	c->bd_vals = calloc(EM_BD_CHUNK, sizeof(*c->bd_vals));
+	if (!c->vals || !c->cnts || !c->keys || !c->batch || !c->bd_keys || !c->bd_vals) {
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -486,6 +498,14 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (set_reason_filter(skel, cfg, err, errlen))
 		goto fail;
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
+		if ((uint64_t)cfg->max_keys * sizeof(struct em_stats) > EM_BD_MAX_BYTES) {
+			set_err(err, errlen, "--max-keys %u needs %llu MiB of kernel memory for the breakdown map (%zu bytes a key); the limit is %u MiB: use --max-keys %llu or less",
+				cfg->max_keys,
+				(unsigned long long)((uint64_t)cfg->max_keys * sizeof(struct em_stats) >> 20),
+				sizeof(struct em_stats), EM_BD_MAX_BYTES >> 20,
+				(unsigned long long)(EM_BD_MAX_BYTES / sizeof(struct em_stats)));
+			goto fail;
+		}
 		rc = bpf_map__set_max_entries(skel->maps.breakdown, cfg->max_keys);
 		if (rc) {
 			set_err(err, errlen, "cannot size the breakdown map: %s", strerror(-rc));
@@ -503,6 +523,9 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
 			set_err(err, errlen, "permission denied loading BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)");
+		else if (rc == -ENOMEM && (cfg->filters.per_vm || cfg->filters.per_vcpu))
+			set_err(err, errlen, "the kernel refused memory for the BPF maps (the breakdown map holds --max-keys %u keys of %zu bytes): lower --max-keys",
+				cfg->max_keys, sizeof(struct em_stats));
 		else
 			set_err(err, errlen, "cannot load BPF programs (%s): %s (run with -v for libbpf's log)",
 				em_collector_attach_name(c), strerror(-rc));
@@ -581,6 +604,53 @@ static int read_hash(struct em_collector *c, int fd, struct em_snapshot *s)
 		sum_cpus(c, c->vals, &sum);
 		rc = add_row(s, key.isa, key.reason, key.tgid, key.vcpu, &sum);
 		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* --per-vm without --per-vcpu: a VM's row is the sum of its vCPUs' keys. */
+static int add_breakdown(struct em_snapshot *s, const struct em_key *k, const struct em_stats *st)
+{
+	return add_row(s, k->isa, k->reason, k->tgid,
+		       s->meta.filters.per_vcpu ? k->vcpu : EM_ANY_VCPU, st);
+}
+
+/*
+ * The breakdown hash (one value per key, not per CPU), EM_BD_CHUNK keys per
+ * syscall; one lookup per key where the kernel lacks batch ops on hashes.
+ */
+static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
+{
+	struct em_key key, next, *prev = NULL;
+	__u32 in = 0, out = 0, count, i;
+	bool first = true;
+	int rc;
+
+	while (!c->no_bd_batch) {
+		count = EM_BD_CHUNK;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->bd_keys, c->bd_vals,
+					  &count, NULL);
+		if (rc && rc != -ENOENT && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
+			c->no_bd_batch = true;
+			break;
+		}
+		if (rc && rc != -ENOENT)
+			return rc;
+		for (i = 0; i < count; i++)
+			if ((rc = add_breakdown(s, &c->bd_keys[i], &c->bd_vals[i])))
+				return rc;
+		if (rc == -ENOENT || !count)
+			return 0; /* the last chunk */
+		in = out;
+		first = false;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, c->bd_vals))
+			continue; /* deleted meanwhile */
+		if ((rc = add_breakdown(s, &key, c->bd_vals)))
 			return rc;
 	}
 	return 0;
@@ -695,7 +765,7 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 		return rc;
 	rc = read_hash(c, bpf_map__fd(skel->maps.other_stats), s);
 	if (!rc && (s->meta.filters.per_vm || s->meta.filters.per_vcpu))
-		rc = read_hash(c, bpf_map__fd(skel->maps.breakdown), s);
+		rc = read_breakdown(c, bpf_map__fd(skel->maps.breakdown), s);
 	if (rc)
 		return rc;
 	fd = bpf_map__fd(skel->maps.counters);
@@ -730,5 +800,7 @@ void em_collector_close(struct em_collector *c)
 	free(c->cnts);
 	free(c->keys);
 	free(c->batch);
+	free(c->bd_keys);
+	free(c->bd_vals);
 	free(c);
 }

@@ -460,6 +460,34 @@ static void test_breakdown_per_vcpu(void **state)
 	fx_close(f);
 }
 
+/*
+ * --per-vm alone: keys still carry the vCPU (one key is only ever updated
+ * by one vCPU, so the plain hash needs no per-CPU copies); the collector
+ * sums them per VM. The value is one em_stats, not one per CPU.
+ */
+static void test_breakdown_per_vm_keys_by_vcpu(void **state)
+{
+	struct opts o = { .per_vm = true, .breakdown_max = 8 };
+	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 };
+	struct em_stats st;
+	struct fx *f;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_stats));
+	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
+	ENTRY(f, TID(100, 101), 0, 4);
+	EXIT(f, TID(100, 102), SVM, 0x72, 1, 0);
+	EXIT(f, TID(100, 102), SVM, 0x72, 1, 10);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k0, &st), 0);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.lat_sum, 4);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k1, &st), 0);
+	assert_int_equal(st.count, 2);
+	fx_close(f);
+}
+
 static void test_histogram_edges(void **state)
 {
 	static const struct {
@@ -908,6 +936,61 @@ static void test_attach_tp_format(void **state)
 	em_collector_close(c);
 }
 
+/*
+ * The breakdown read: batched over the plain hash; --per-vm sums a VM's
+ * vCPU keys into one row, --per-vcpu keeps them. --max-keys is bounded by
+ * the bytes it takes, and the refusal names the option.
+ */
+static void test_collector_breakdown_rows(void **state)
+{
+	struct em_collector_cfg o;
+	struct em_collector *c;
+	struct em_snapshot s;
+	struct em_stats st;
+	struct em_key k;
+	char err[512] = "";
+	uint32_t v;
+	int pass;
+
+	(void)state;
+	NEED_ENV();
+	for (pass = 0; pass < 2; pass++) {
+		memset(&o, 0, sizeof(o));
+		o.filters.vcpu = -1;
+		o.isa = EM_ISA_SVM;
+		o.max_keys = 1024;
+		o.filters.per_vm = true;
+		o.filters.per_vcpu = pass == 1;
+		c = collector_or_skip(&o);
+		/* 600 keys: more than one batch of 256 */
+		for (v = 0; v < 600; v++) {
+			memset(&st, 0, sizeof(st));
+			st.count = v + 1;
+			k = (struct em_key){ SVM, 0x72, 100 + v % 2, v };
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &k, &st, 0), 0);
+		}
+		em_snapshot_init(&s);
+		s.meta.filters = o.filters;
+		assert_int_equal(em_collector_read(c, &s), 0);
+		if (pass == 0) {
+			/* VM 100: vCPUs 0, 2, ..., 598 -> counts 1 + 3 + ... + 599 = 300^2 */
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 100, EM_ANY_VCPU)->st.count, 90000);
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 101, EM_ANY_VCPU)->st.count, 90300);
+			assert_int_equal(s.nrows, 2);
+		} else {
+			assert_int_equal(s.nrows, 600);
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 101, 599)->st.count, 600);
+		}
+		em_snapshot_free(&s);
+		em_collector_close(c);
+	}
+	o.max_keys = 65536;
+	c = em_collector_open(&o, err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, "--max-keys 65536 needs"));
+	assert_non_null(strstr(err, "use --max-keys"));
+}
+
 /* A --reason code without a slot would silently drop every exit: refused. */
 static void test_reason_without_slot_refused(void **state)
 {
@@ -1080,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_out_of_table_codes),
 		cmocka_unit_test(test_isas_do_not_collide),
 		cmocka_unit_test(test_breakdown_per_vcpu),
+		cmocka_unit_test(test_breakdown_per_vm_keys_by_vcpu),
 		cmocka_unit_test(test_histogram_edges),
 		cmocka_unit_test(test_pending_slot_collision),
 		cmocka_unit_test(test_reused_tid_not_paired),
@@ -1093,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),
 		cmocka_unit_test(test_attach_tp_format),
 		cmocka_unit_test(test_reason_without_slot_refused),
+		cmocka_unit_test(test_collector_breakdown_rows),
 		cmocka_unit_test(test_kvm_tp_layouts_from_btf),
 		cmocka_unit_test(test_tp_format_offsets),
 		cmocka_unit_test(test_kernel_version),
