@@ -411,6 +411,48 @@ int em_collector_map_fd(const struct em_collector *c, const char *name)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
+/* "memlock:" of a BPF object's fd in /proc/self/fdinfo: the kernel memory it charges. */
+static uint64_t fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+uint64_t em_collector_map_bytes(const struct em_collector *c)
+{
+	struct bpf_map *m;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_map(m, c->skel->obj)
+		if (bpf_map__fd(m) >= 0)
+			sum += fd_memlock(bpf_map__fd(m));
+	return sum;
+}
+
+/* -v: what each map holds, so the cost on a many-CPU host is visible. */
+static void print_map_bytes(const struct em_collector *c)
+{
+	struct bpf_map *m;
+
+	fprintf(stderr, "exitmon: BPF maps hold %.1f MiB of kernel memory (%d possible CPUs):",
+		em_collector_map_bytes(c) / 1048576.0, c->ncpu);
+	bpf_object__for_each_map(m, c->skel->obj)
+		if (bpf_map__fd(m) >= 0)
+			fprintf(stderr, " %s %.1f KiB", bpf_map__name(m), fd_memlock(bpf_map__fd(m)) / 1024.0);
+	fputc('\n', stderr);
+}
+
 /* Reason filter bitmap; a code with no slot cannot be filtered, so it is refused. */
 static int set_reason_filter(struct exitmon_bpf *skel, const struct em_collector_cfg *cfg,
 			     char *err, size_t errlen)
@@ -537,6 +579,8 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 			em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
+	if (cfg->verbose)
+		print_map_bytes(c);
 	return c;
 fail:
 	em_collector_close(c);

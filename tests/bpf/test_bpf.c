@@ -775,8 +775,12 @@ static void test_load_attach_real(void **state)
 	em_snapshot_init(&s);
 	s.meta.filters = o.filters;
 	assert_int_equal(em_collector_read(c, &s), 0);
-	print_message("# attached with %s; %zu rows (no VM runs here)\n",
-		      em_collector_attach_name(c), s.nrows);
+	print_message("# attached with %s; %zu rows (no VM runs here); maps hold %llu KiB\n",
+		      em_collector_attach_name(c), s.nrows,
+		      (unsigned long long)em_collector_map_bytes(c) >> 10);
+	/* at least the stats array: EM_NSLOTS values per possible CPU */
+	assert_true(em_collector_map_bytes(c) >=
+		    (uint64_t)EM_NSLOTS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
 	em_snapshot_free(&s);
 	em_collector_close(c);
 }

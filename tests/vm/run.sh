@@ -279,9 +279,11 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 # at the same instant: ftrace reads its timestamp in its trigger, after
 # building the kvm_exit record, exitmon at the start of its program. Under
 # TCG that distance is a few us per sample (it is ns on hardware), so:
-#  - the oracle is shifted by the offset measured on the steady loop (the
-#    reason with the most samples: oracle P50 - exitmon P50), which must be
-#    under 25 % of that P50;
+#  - the offset is measured on the steady loop (the reason with the most
+#    samples: oracle P50 - exitmon P50) and must be under 25 % of that P50;
+#    it is not the same for every reason (IOIO, which returns to the VMM,
+#    showed none while CPUID showed 2.4 us), so the oracle's value counts
+#    both as it is and shifted by that offset;
 #  - an interrupt landing between the two hooks moves that one sample by
 #    100s of us; in a sparse tail that moves P99 by a whole gap, so the
 #    oracle's value is taken at ranks ceil(n*p/100) +- ceil(n/100), P50 is
@@ -300,15 +302,17 @@ lat_vs_ftrace() {
 		return
 	fi
 	check "$c: per-reason lat_count equals the ftrace synthetic-event oracle's (reason lat_count ...)" "$want" "$got"
-	# "o REASON N V(rank-t) V(rank) V(rank+t)" of the oracle for percentile $1, shifted by $2
+	# "o REASON N LOW V(rank) HIGH" of the oracle for percentile $1: LOW/HIGH
+	# span V(rank-t)..V(rank+t), as they are and shifted by $2
 	oracle_at() {
 		lat_tsv "$h" | sort -k1,1n -k2,2n | awk -v p="$1" -v off="$2" '
 			function at(r, rank,  i, s) { s = 0
-				for (i = 1; i <= k[r]; i++) { s += cnt[r, i]; if (s >= rank) return lo[r, i] + 50 - off }
-				return lo[r, k[r]] + 50 - off }
+				for (i = 1; i <= k[r]; i++) { s += cnt[r, i]; if (s >= rank) return lo[r, i] + 50 }
+				return lo[r, k[r]] + 50 }
 			{ n[$1] += $3; k[$1]++; lo[$1, k[$1]] = $2; cnt[$1, k[$1]] = $3 }
 			END { for (r in n) { rank = int((n[r] * p + 99) / 100); t = int((n[r] + 99) / 100)
-				print "o", r, n[r], at(r, rank - t), at(r, rank), at(r, rank + t) } }'
+				a = at(r, rank - t); b = at(r, rank + t)
+				print "o", r, n[r], (off > 0 ? a - off : a), at(r, rank), (off < 0 ? b - off : b) } }'
 	}
 	off=$({
 		oracle_at 50 0
@@ -329,7 +333,7 @@ lat_vs_ftrace() {
 				if (!(r in e) || ((b < bucket(lo[r]) - 1 || b > bucket(hi[r]) + 1) &&
 				    (e[r] < lo[r] - 100 || e[r] > hi[r] + 100)))
 					printf "reason %s: exitmon %s ns, oracle %s ns (%s..%s); ", r, e[r], mid[r], lo[r], hi[r] } }')
-		check "$c: P$p within one histogram bucket of the ftrace oracle's (shifted by the offset; reasons but INTR with >= $([ "$p" = 50 ] && echo 20 || echo 200) samples)" "" "$bad"
+		check "$c: P$p within one histogram bucket of the ftrace oracle's (allowing the offset; reasons but INTR with >= $([ "$p" = 50 ] && echo 20 || echo 200) samples)" "" "$bad"
 	done
 }
 
