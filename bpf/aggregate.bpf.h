@@ -19,18 +19,32 @@ const volatile __u64 filter_reasons[EM_FILTER_WORDS] = {}; /* bitmap over slots 
 const volatile bool breakdown_vm = false;
 const volatile bool breakdown_vcpu = false;
 
-/* Per (isa, reason) stats for every code an architecture defines. */
+/* Per (isa, reason) stats, one row per slot that occurred (EM_ROWS in exitmon.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EM_NSLOTS);
+	__uint(max_entries, EM_ROWS);
 	__type(key, __u32);
 	__type(value, struct em_stats);
 } stats SEC(".maps");
 
+/*
+ * Slot -> its row in stats (0: none yet); [EM_NSLOTS] counts the rows
+ * handed out. Written once per slot; mmapable so the collector reads it
+ * without syscalls (u64 values: array elements are 8-byte aligned, so the
+ * mapped view has no gaps).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EM_NSLOTS + 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} row_of SEC(".maps");
+
 /* Codes outside the dense slots, by exact raw value; bounded. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 64);
+	__uint(max_entries, EM_OTHER_KEYS);
 	__type(key, struct em_key);
 	__type(value, struct em_stats);
 } other_stats SEC(".maps");
@@ -164,25 +178,53 @@ static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *
 }
 
 /*
- * Stats of (isa, reason). Only the exit creates hash keys and counts
- * overflow: an entry whose exit found the table full adds no latency.
+ * The slot's row; claim (exits only): hand it the next free row. 0 (OTHER)
+ * when it has none and the rows are used up. An entry never claims: its
+ * exit did, or went to OTHER as the entry then does.
+ */
+static __always_inline __u32 em_slot_row(__u32 slot, bool claim)
+{
+	__u64 *r = bpf_map_lookup_elem(&row_of, &slot), *next, n, old;
+	__u32 k = EM_NSLOTS;
+
+	if (!r)
+		return EM_ROW_OTHER;
+	if (*r || !claim)
+		return *r;
+	next = bpf_map_lookup_elem(&row_of, &k);
+	if (!next || *next >= EM_ROWS - 1) /* full: no add, so it cannot wrap */
+		return EM_ROW_OTHER;
+	n = __sync_fetch_and_add(next, 1) + 1;
+	if (n >= EM_ROWS)
+		return EM_ROW_OTHER;
+	/* a racing first exit on another CPU may win: use its row (n stays unused) */
+	old = __sync_val_compare_and_swap(r, 0, n);
+	return old ? old : n;
+}
+
+/*
+ * Stats of (isa, reason). Only the exit creates rows and hash keys and
+ * counts overflow: an entry whose exit found no row adds to OTHER too.
  */
 static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit)
 {
-	__u32 slot = em_slot(isa, reason);
+	__u32 slot = em_slot(isa, reason), row;
 	struct em_key key = { .isa = isa, .reason = reason,
 			      .tgid = EM_ANY_PID, .vcpu = EM_ANY_VCPU };
 	struct em_stats *st;
+	bool full = false;
 
-	if (slot < EM_NSLOTS)
-		return bpf_map_lookup_elem(&stats, &slot);
-	st = em_hash_stats(&other_stats, &key, on_exit);
-	if (st)
-		return st;
-	if (on_exit)
+	if (slot >= EM_NSLOTS) {
+		st = em_hash_stats(&other_stats, &key, on_exit);
+		if (st)
+			return st;
+		full = true;
+		slot = EM_SLOT_OTHER;
+	}
+	row = em_slot_row(slot, on_exit);
+	if (on_exit && (full || row == EM_ROW_OTHER))
 		em_count(EM_CNT_OTHER_OVERFLOW);
-	slot = EM_SLOT_OTHER;
-	return bpf_map_lookup_elem(&stats, &slot);
+	return bpf_map_lookup_elem(&stats, &row);
 }
 
 static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reason,

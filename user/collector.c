@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -34,6 +35,8 @@ struct em_collector {
 	struct em_stats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
 	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
+	const volatile __u64 *row_of; /* mmapped: slot -> row (bpf/aggregate.bpf.h) */
+	size_t row_of_len;
 	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
 	struct em_stats *bd_vals;
 	bool no_bd_batch;
@@ -511,8 +514,8 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	c->chunk = EM_BATCH_BYTES / (c->ncpu * sizeof(struct em_stats));
 	if (c->chunk < 1)
 		c->chunk = 1;
-	if (c->chunk > EM_NSLOTS)
-		c->chunk = EM_NSLOTS;
+	if (c->chunk > EM_ROWS)
+		c->chunk = EM_ROWS;
 	c->keys = calloc(c->chunk, sizeof(*c->keys));
 	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
 	c->bd_keys = calloc(EM_BD_CHUNK, sizeof(*c->bd_keys));
@@ -577,6 +580,13 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (rc) {
 		set_err(err, errlen, "cannot attach to kvm:kvm_exit/kvm_entry (%s): %s",
 			em_collector_attach_name(c), strerror(-rc));
+		goto fail;
+	}
+	c->row_of_len = ((EM_NSLOTS + 1) * sizeof(__u64) + 4095) & ~(size_t)4095;
+	c->row_of = mmap(NULL, c->row_of_len, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.row_of), 0);
+	if (c->row_of == MAP_FAILED) {
+		c->row_of = NULL;
+		set_err(err, errlen, "cannot map the row_of BPF map: %s", strerror(errno));
 		goto fail;
 	}
 	if (cfg->verbose)
@@ -700,21 +710,37 @@ static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
 	return 0;
 }
 
-static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 slot,
+/*
+ * Row -> the slot that owns it, from the mmapped row_of. Called after the
+ * row's values were read: the claim wrote row_of before the first count,
+ * so a row with data always has its slot here. Row 0 and a row nobody
+ * owns are OTHER.
+ */
+static __u32 row_slot(const struct em_collector *c, __u32 row)
+{
+	__u32 slot;
+
+	if (row != EM_ROW_OTHER)
+		for (slot = 0; slot < EM_NSLOTS; slot++)
+			if (c->row_of[slot] == row)
+				return slot;
+	return EM_SLOT_OTHER;
+}
+
+static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
 		    const struct em_stats *vals)
 {
 	struct em_stats sum;
 	uint32_t isa, reason;
 
 	sum_cpus(c, vals, &sum);
-	slot_code(slot, &isa, &reason);
+	slot_code(row_slot(c, row), &isa, &reason);
 	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
 }
 
 /*
- * The stats array, in chunks of c->chunk slots per syscall (2 calls on a
- * 2-CPU host instead of 358); one lookup per slot where the kernel lacks
- * batch operations on arrays.
+ * The stats rows, in chunks of c->chunk rows per syscall; one lookup per
+ * row where the kernel lacks batch operations on arrays.
  */
 static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 {
@@ -743,7 +769,7 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 	}
 	if (!c->no_batch)
 		return 0;
-	for (slot = 0; slot < EM_NSLOTS; slot++) {
+	for (slot = 0; slot < EM_ROWS; slot++) {
 		if (bpf_map_lookup_elem(fd, &slot, c->vals))
 			return -errno;
 		rc = add_slot(c, s, slot, c->vals);
@@ -839,6 +865,8 @@ void em_collector_close(struct em_collector *c)
 {
 	if (!c)
 		return;
+	if (c->row_of)
+		munmap((void *)c->row_of, c->row_of_len);
 	exitmon_bpf__destroy(c->skel);
 	free(c->vals);
 	free(c->cnts);

@@ -130,16 +130,37 @@ static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct 
 	return ok;
 }
 
+/* The stats row a slot was given (EM_ROW_OTHER: none). */
+static uint32_t slot_row(struct fx *f, uint32_t slot)
+{
+	uint64_t row = EM_ROW_OTHER;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &slot, &row), 0);
+	return row;
+}
+
+/* Stats of a code: its row, or its "other" key; zero when it has neither. */
 static struct em_stats reason_stats(struct fx *f, uint32_t isa, uint32_t reason)
 {
 	struct em_stats st;
-	uint32_t slot = em_slot(isa, reason);
+	uint32_t slot = em_slot(isa, reason), row;
 	struct em_key k = { isa, reason, EM_ANY_PID, EM_ANY_VCPU };
 
-	if (slot < EM_NSLOTS)
-		assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
-	else if (!lookup_sum(f, f->skel->maps.other_stats, &k, &st))
+	memset(&st, 0, sizeof(st));
+	if (slot < EM_NSLOTS) {
+		row = slot_row(f, slot);
+		if (row != EM_ROW_OTHER)
+			assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
+	} else if (!lookup_sum(f, f->skel->maps.other_stats, &k, &st))
 		memset(&st, 0, sizeof(st));
+	return st;
+}
+
+static struct em_stats row_stats(struct fx *f, uint32_t row)
+{
+	struct em_stats st;
+
+	assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
 	return st;
 }
 
@@ -163,7 +184,7 @@ static uint64_t all_counts(struct fx *f)
 	uint64_t sum = 0;
 	uint32_t slot;
 
-	for (slot = 0; slot < EM_NSLOTS; slot++) {
+	for (slot = 0; slot < EM_ROWS; slot++) {
 		assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
 		sum += st.count;
 	}
@@ -384,11 +405,53 @@ static void test_out_of_table_codes(void **state)
 	/* fill the bounded "other" table: the rest is still counted, in OTHER */
 	for (i = 0; i < 100; i++)
 		EXIT(f, TID(1, 1), SVM, 0x1000 + i, 0, 0);
-	assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
-	assert_int_equal(st.count, 100 - (64 - 3));
-	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (64 - 3));
+	st = row_stats(f, slot_row(f, slot));
+	assert_int_equal(st.count, 100 - (EM_OTHER_KEYS - 3));
+	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (EM_OTHER_KEYS - 3));
 	/* every exit is in exactly one row: the derivation of counters.exits */
 	assert_int_equal(all_counts(f), 103);
+	fx_close(f);
+}
+
+/*
+ * Rows are handed out on first use: the first EM_ROWS - 1 codes get one
+ * each, the rest go to row OTHER, counted as overflow, with their
+ * latency; nothing is lost.
+ */
+static void test_rows_on_first_use_and_overflow(void **state)
+{
+	const uint32_t ncodes = EM_ROWS + 8;
+	struct em_stats st;
+	struct fx *f;
+	uint32_t i, k = EM_NSLOTS;
+	uint64_t used;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	assert_int_equal(slot_row(f, em_slot(SVM, 0x72)), EM_ROW_OTHER); /* none yet */
+	for (i = 0; i < ncodes; i++) {
+		EXIT(f, TID(1, 1), SVM, i, 0, 100 * i);
+		ENTRY(f, TID(1, 1), 0, 100 * i + 7);
+		EXIT(f, TID(1, 1), SVM, i, 0, 100 * i + 50); /* the same code again: same row */
+		ENTRY(f, TID(1, 1), 0, 100 * i + 60);
+	}
+	for (i = 0; i < EM_ROWS - 1; i++) {
+		assert_int_equal(slot_row(f, em_slot(SVM, i)), i + 1);
+		st = reason_stats(f, SVM, i);
+		assert_int_equal(st.count, 2);
+		assert_int_equal(st.lat_sum, 7 + 10);
+	}
+	for (; i < ncodes; i++)
+		assert_int_equal(slot_row(f, em_slot(SVM, i)), EM_ROW_OTHER);
+	st = row_stats(f, EM_ROW_OTHER);
+	assert_int_equal(st.count, 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(st.lat_count, 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(all_counts(f), 2 * ncodes);
+	/* the row counter stopped at the end: it cannot wrap round to reuse rows */
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &k, &used), 0);
+	assert_int_equal(used, EM_ROWS - 1);
 	fx_close(f);
 }
 
@@ -732,6 +795,7 @@ static void test_exit_and_entry_on_different_cpus(void **state)
 	ev_on(f, 1, 1, TID(100, 101), 0, 0, EM_ANY_VCPU, T0 + 40, k);
 	vals = calloc(f->ncpu, sizeof(*vals));
 	assert_non_null(vals);
+	slot = slot_row(f, slot);
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &slot, vals), 0);
 	assert_int_equal(vals[0].count, 1);
 	assert_int_equal(vals[0].lat_count, 0);
@@ -780,7 +844,7 @@ static void test_load_attach_real(void **state)
 		      (unsigned long long)em_collector_map_bytes(c) >> 10);
 	/* at least the stats array: EM_NSLOTS values per possible CPU */
 	assert_true(em_collector_map_bytes(c) >=
-		    (uint64_t)EM_NSLOTS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
+		    (uint64_t)EM_ROWS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
 	em_snapshot_free(&s);
 	em_collector_close(c);
 }
@@ -807,6 +871,7 @@ static void test_collector_reads_maps(void **state)
 	int ncpu = libbpf_num_possible_cpus(), cpu;
 	size_t i, j;
 	uint32_t slot, idx = EM_CNT_FILTERED;
+	uint64_t row;
 
 	(void)state;
 	NEED_ENV();
@@ -828,9 +893,13 @@ static void test_collector_reads_maps(void **state)
 			vals[cpu].lat_max = 100 + cpu;
 			vals[cpu].hist[em_hist_bucket(100 + cpu)] = 1;
 		}
+		/* as a first exit does: give the slot a row, then count in it */
 		slot = em_slot(codes[i].isa, codes[i].reason);
 		assert_true(slot < EM_NSLOTS);
-		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &slot, vals, 0), 0);
+		row = i + 1;
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "row_of"), &slot, &row, 0), 0);
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
+						     vals, 0), 0);
 	}
 	memset(vals, 0, ncpu * sizeof(*vals));
 	vals[0].count = 3;
@@ -1165,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_vmx_flags_pass_basic_filter),
 		cmocka_unit_test(test_pid_and_vcpu_filters),
 		cmocka_unit_test(test_out_of_table_codes),
+		cmocka_unit_test(test_rows_on_first_use_and_overflow),
 		cmocka_unit_test(test_isas_do_not_collide),
 		cmocka_unit_test(test_breakdown_per_vcpu),
 		cmocka_unit_test(test_breakdown_per_vm_keys_by_vcpu),
