@@ -48,14 +48,14 @@
  * Rows of the per-CPU stats array, handed to slots on first use (a slot's
  * row is claimed with cmpxchg by its first exit), so memory follows the
  * reasons that occur, not the 361 a table could name: EM_ROWS x 2.2 KiB
- * per possible CPU. Row 0 is OTHER: exits whose code found no free row
- * (counted in EM_CNT_OTHER_OVERFLOW) and codes outside the table that
- * found the "other" hash full.
+ * per possible CPU. Codes outside the slots get rows too, through the
+ * "other" hash (code -> row). Row 0 is OTHER: exits whose code found no
+ * free row or a full "other" hash (counted in EM_CNT_OTHER_OVERFLOW).
  */
 #define EM_ROWS 32
 #define EM_ROW_OTHER 0
-/* Keys of the per-CPU "other" hash (codes outside the slots). */
-#define EM_OTHER_KEYS 16
+/* Keys of the "other" hash (codes outside the slots -> row). */
+#define EM_OTHER_KEYS 64
 
 #define EM_SVM_EXIT_NPF 0x400u
 #define EM_SVM_EXIT_INVALID 0xffffffffu

@@ -37,6 +37,11 @@ struct em_collector {
 	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
 	const volatile __u64 *row_of; /* mmapped: slot -> row (bpf/aggregate.bpf.h) */
 	size_t row_of_len;
+	struct {
+		struct em_key key;
+		__u64 row;
+	} other[EM_OTHER_KEYS]; /* cache of the "other" hash: code -> row */
+	unsigned nother;
 	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
 	struct em_stats *bd_vals;
 	bool no_bd_batch;
@@ -643,26 +648,6 @@ static void slot_code(__u32 slot, uint32_t *isa, uint32_t *reason)
 	}
 }
 
-static int read_hash(struct em_collector *c, int fd, struct em_snapshot *s)
-{
-	struct em_key key, next;
-	struct em_key *prev = NULL;
-	struct em_stats sum;
-	int rc;
-
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->vals))
-			continue; /* deleted meanwhile */
-		sum_cpus(c, c->vals, &sum);
-		rc = add_row(s, key.isa, key.reason, key.tgid, key.vcpu, &sum);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 /* --per-vm without --per-vcpu: a VM's row is the sum of its vCPUs' keys. */
 static int add_breakdown(struct em_snapshot *s, const struct em_key *k, const struct em_stats *st)
 {
@@ -710,21 +695,54 @@ static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
 	return 0;
 }
 
-/*
- * Row -> the slot that owns it, from the mmapped row_of. Called after the
- * row's values were read: the claim wrote row_of before the first count,
- * so a row with data always has its slot here. Row 0 and a row nobody
- * owns are OTHER.
- */
-static __u32 row_slot(const struct em_collector *c, __u32 row)
+/* Reloads the "other" hash's code -> row pairs (rows never change once set). */
+static void load_other(struct em_collector *c)
 {
-	__u32 slot;
+	int fd = bpf_map__fd(c->skel->maps.other_row);
+	struct em_key key, next, *prev = NULL;
+	__u64 row;
 
-	if (row != EM_ROW_OTHER)
-		for (slot = 0; slot < EM_NSLOTS; slot++)
-			if (c->row_of[slot] == row)
-				return slot;
-	return EM_SLOT_OTHER;
+	c->nother = 0;
+	while (c->nother < EM_OTHER_KEYS && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &row) && row) {
+			c->other[c->nother].key = key;
+			c->other[c->nother].row = row;
+			c->nother++;
+		}
+	}
+}
+
+/*
+ * The code a row counts: a slot from the mmapped row_of, else a code of
+ * the "other" hash. Called after the row's values were read: the claim
+ * set the owner before the first count, so a row with data has one.
+ * Row 0 (and, defensively, a row with no owner) is OTHER.
+ */
+static void row_code(struct em_collector *c, __u32 row, uint32_t *isa, uint32_t *reason)
+{
+	unsigned slot, i, pass;
+
+	*isa = 0;
+	*reason = 0;
+	if (row == EM_ROW_OTHER)
+		return;
+	for (slot = 0; slot < EM_NSLOTS; slot++)
+		if (c->row_of[slot] == row) {
+			slot_code(slot, isa, reason);
+			return;
+		}
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < c->nother; i++)
+			if (c->other[i].row == row) {
+				*isa = c->other[i].key.isa;
+				*reason = c->other[i].key.reason;
+				return;
+			}
+		if (!pass)
+			load_other(c); /* claimed since the last load */
+	}
 }
 
 static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
@@ -734,7 +752,9 @@ static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
 	uint32_t isa, reason;
 
 	sum_cpus(c, vals, &sum);
-	slot_code(row_slot(c, row), &isa, &reason);
+	if (!sum.count && !sum.lat_count)
+		return 0;
+	row_code(c, row, &isa, &reason);
 	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
 }
 
@@ -833,8 +853,7 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 	rc = read_stats(c, fd, s);
 	if (rc)
 		return rc;
-	rc = read_hash(c, bpf_map__fd(skel->maps.other_stats), s);
-	if (!rc && (s->meta.filters.per_vm || s->meta.filters.per_vcpu))
+	if (s->meta.filters.per_vm || s->meta.filters.per_vcpu)
 		rc = read_breakdown(c, bpf_map__fd(skel->maps.breakdown), s);
 	if (rc)
 		return rc;

@@ -139,20 +139,21 @@ static uint32_t slot_row(struct fx *f, uint32_t slot)
 	return row;
 }
 
-/* Stats of a code: its row, or its "other" key; zero when it has neither. */
+/* Stats of a code: its row (by slot, or by its "other" key); zero when it has none. */
 static struct em_stats reason_stats(struct fx *f, uint32_t isa, uint32_t reason)
 {
 	struct em_stats st;
-	uint32_t slot = em_slot(isa, reason), row;
+	uint32_t slot = em_slot(isa, reason), row = EM_ROW_OTHER;
 	struct em_key k = { isa, reason, EM_ANY_PID, EM_ANY_VCPU };
+	uint64_t r;
 
 	memset(&st, 0, sizeof(st));
-	if (slot < EM_NSLOTS) {
+	if (slot < EM_NSLOTS)
 		row = slot_row(f, slot);
-		if (row != EM_ROW_OTHER)
-			assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
-	} else if (!lookup_sum(f, f->skel->maps.other_stats, &k, &st))
-		memset(&st, 0, sizeof(st));
+	else if (!bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.other_row), &k, &r))
+		row = r;
+	if (row != EM_ROW_OTHER)
+		assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
 	return st;
 }
 
@@ -176,22 +177,16 @@ static uint64_t counter(struct fx *f, uint32_t idx)
 	return sum;
 }
 
-/* Sum of counts over the stats array and the "other" hash. */
+/* Sum of counts over every row (the "other" codes have rows too). */
 static uint64_t all_counts(struct fx *f)
 {
-	struct em_key k, *prev = NULL;
 	struct em_stats st;
 	uint64_t sum = 0;
-	uint32_t slot;
+	uint32_t row;
 
-	for (slot = 0; slot < EM_ROWS; slot++) {
-		assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
+	for (row = 0; row < EM_ROWS; row++) {
+		assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
 		sum += st.count;
-	}
-	while (!bpf_map_get_next_key(bpf_map__fd(f->skel->maps.other_stats), prev, &k)) {
-		assert_true(lookup_sum(f, f->skel->maps.other_stats, &k, &st));
-		sum += st.count;
-		prev = &k;
 	}
 	return sum;
 }
@@ -388,7 +383,7 @@ static void test_out_of_table_codes(void **state)
 {
 	struct fx *f;
 	struct em_stats st;
-	uint32_t slot = EM_SLOT_OTHER, i;
+	uint32_t i;
 
 	(void)state;
 	NEED_ENV();
@@ -402,14 +397,19 @@ static void test_out_of_table_codes(void **state)
 	assert_int_equal(st.lat_sum, 40);
 	assert_int_equal(reason_stats(f, VMX, 200).count, 1);
 	assert_int_equal(reason_stats(f, 7, 1).count, 1);
-	/* fill the bounded "other" table: the rest is still counted, in OTHER */
+	/* use up the rows: the rest is still counted, in OTHER */
 	for (i = 0; i < 100; i++)
 		EXIT(f, TID(1, 1), SVM, 0x1000 + i, 0, 0);
-	st = row_stats(f, slot_row(f, slot));
-	assert_int_equal(st.count, 100 - (EM_OTHER_KEYS - 3));
-	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (EM_OTHER_KEYS - 3));
+	st = row_stats(f, EM_ROW_OTHER);
+	assert_int_equal(st.count, 100 - (EM_ROWS - 1 - 3));
+	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (EM_ROWS - 1 - 3));
+	assert_int_equal(reason_stats(f, SVM, 0x1000 + 200).count, 0);
+	for (i = 0; i < 100; i++) /* again: no code claims anything any more */
+		EXIT(f, TID(1, 1), SVM, 0x1000 + i, 0, 0);
+	assert_int_equal(row_stats(f, EM_ROW_OTHER).count, 2 * (100 - (EM_ROWS - 1 - 3)));
+	assert_int_equal(reason_stats(f, SVM, 0x1000).count, 2);
 	/* every exit is in exactly one row: the derivation of counters.exits */
-	assert_int_equal(all_counts(f), 103);
+	assert_int_equal(all_counts(f), 203);
 	fx_close(f);
 }
 
@@ -901,9 +901,13 @@ static void test_collector_reads_maps(void **state)
 		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
 						     vals, 0), 0);
 	}
+	/* a code outside the slots, counted in the row its "other" key names */
 	memset(vals, 0, ncpu * sizeof(*vals));
 	vals[0].count = 3;
-	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_stats"), &k, vals, 0), 0);
+	row = EM_ROWS - 1;
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_row"), &k, &row, 0), 0);
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
+					     vals, 0), 0);
 	cnt[ncpu - 1] = 42;
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"), &idx, cnt, 0), 0);
 	/* pending_full = inserted - deleted - left in the LRU + refused: 10 - 3 - 2 + 1 */
