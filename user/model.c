@@ -26,6 +26,7 @@ void em_snapshot_free(struct em_snapshot *s)
 	free(s->rows);
 	s->rows = NULL;
 	s->nrows = s->cap = 0;
+	em_labels_free(&s->labels);
 }
 
 struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t reason,
@@ -110,6 +111,8 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 	size_t i;
 
 	out->meta = cur->meta;
+	if (em_labels_copy(&out->labels, &cur->labels))
+		return -ENOMEM;
 	for (i = 0; i < EM_CNT__MAX; i++)
 		out->counters[i] = cur->counters[i] - (prev ? prev->counters[i] : 0);
 	for (i = 0; i < cur->nrows; i++) {

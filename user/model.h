@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include "../bpf/exitmon.h"
+#include "labels.h"
 
 #define EM_FORMAT_VERSION 1
 #define EM_MAX_FILTER_REASONS 64
@@ -65,6 +66,7 @@ struct em_snapshot {
 	size_t nrows;
 	size_t cap;
 	struct em_row *rows;
+	struct em_labels labels; /* VM and vCPU names of the breakdown rows */
 };
 
 /* Names of enum em_counter, as in JSON output and snapshots. */

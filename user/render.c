@@ -171,12 +171,12 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 	if (nb) {
 		const bool vcpu = v->meta.filters.per_vcpu;
 
-		fprintf(f, "\n%8s %6s %8s %-28s %12s %7s %9s %10s\n", "PID", vcpu ? "VCPU" : "",
-			"REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
+		fprintf(f, "\n%-16s %8s %-12s %8s %-28s %12s %7s %9s %10s\n", "VM", "PID",
+			vcpu ? "VCPU" : "", "REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
 		for (i = 0; i < nb; i++) {
 			const struct em_row *r = brows[i];
 			uint64_t vm_total = 0;
-			char a[32], mx[32], vc[16] = "";
+			char a[32], mx[32], vc[48], vm[EM_NAME_MAX];
 			size_t j;
 
 			/* rows of the same VM and the same kind (per VM or per vCPU) */
@@ -184,12 +184,12 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 				if (brows[j]->tgid == r->tgid &&
 				    (brows[j]->vcpu == EM_ANY_VCPU) == (r->vcpu == EM_ANY_VCPU))
 					vm_total += brows[j]->st.count;
-			if (r->vcpu != EM_ANY_VCPU)
-				snprintf(vc, sizeof(vc), "%u", r->vcpu);
+			/* names (user/labels.c): the VM, and the vCPU index with its APIC ID */
+			em_labels_row_text(&v->labels, r, vm, sizeof(vm), vc, sizeof(vc));
 			fmt_us(a, sizeof(a), r->st.lat_count ? r->st.lat_sum / r->st.lat_count : 0,
 			       r->st.lat_count);
 			fmt_us(mx, sizeof(mx), r->st.lat_max, r->st.lat_count);
-			fprintf(f, "%8u %6s %8s %-28s %12llu %7.2f %9s %10s\n", r->tgid, vc,
+			fprintf(f, "%-16s %8u %-12s %8s %-28s %12llu %7.2f %9s %10s\n", vm, r->tgid, vc,
 				em_reason_number(r->isa, r->reason, num, sizeof(num)),
 				row_name(r, name, sizeof(name)), (unsigned long long)r->st.count,
 				vm_total ? 100.0 * r->st.count / vm_total : 0.0, a, mx);
@@ -251,6 +251,7 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 		json_object_set_new(o, "name", json_string(row_name(r, name, sizeof(name))));
 		json_object_set_new(o, "tgid", json_integer(r->tgid));
 		json_object_set_new(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu));
+		em_labels_row_json(o, &v->labels, r);
 		stats_json(&r->st, o);
 		json_object_set_new(o, "rate", json_real(period ? r->st.count / period : 0.0));
 		json_object_set_new(o, "pct", json_real(total && em_row_is_total(r) ? 100.0 * r->st.count / total : 0.0));
