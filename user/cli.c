@@ -29,6 +29,8 @@ void em_cli_usage(FILE *f)
 "                         (INVLPG, npf), repeatable or comma-separated\n"
 "  -p, --pid PID          only the VM process PID\n"
 "      --vcpu N           only vCPU N\n"
+"      --vm NAME          only the VMs named NAME (a glob; repeatable); follows\n"
+"                         VMs that start later (implies --per-vm)\n"
 "      --per-vm           break counts down per VM process\n"
 "      --per-vcpu         break counts down per VM process and vCPU\n"
 "      --max-keys N       size of the breakdown table (default 1024)\n"
@@ -131,7 +133,7 @@ static int add_reasons(struct em_opts *o, char *arg, char *err, size_t errlen)
 }
 
 enum { OPT_VCPU = 256, OPT_PER_VM, OPT_PER_VCPU, OPT_ISA, OPT_ATTACH, OPT_MAX_KEYS,
-       OPT_READY, OPT_SORT };
+       OPT_READY, OPT_SORT, OPT_VM };
 
 static const struct option long_opts[] = {
 	{ "interval", required_argument, NULL, 'i' },
@@ -139,6 +141,7 @@ static const struct option long_opts[] = {
 	{ "reason", required_argument, NULL, 'r' },
 	{ "pid", required_argument, NULL, 'p' },
 	{ "vcpu", required_argument, NULL, OPT_VCPU },
+	{ "vm", required_argument, NULL, OPT_VM },
 	{ "per-vm", no_argument, NULL, OPT_PER_VM },
 	{ "per-vcpu", no_argument, NULL, OPT_PER_VCPU },
 	{ "max-keys", required_argument, NULL, OPT_MAX_KEYS },
@@ -221,6 +224,15 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 				return fail(err, errlen, "invalid vCPU id '%s'", optarg);
 			o->filters.vcpu = v;
 			break;
+		case OPT_VM:
+			if (!*optarg || strlen(optarg) > 255)
+				return fail(err, errlen, "invalid --vm '%.40s' (a VM name or glob, 1..255 bytes)",
+					    optarg);
+			if (o->nvm_globs >= sizeof(o->vm_globs) / sizeof(o->vm_globs[0]))
+				return fail(err, errlen, "too many --vm (at most %zu)",
+					    sizeof(o->vm_globs) / sizeof(o->vm_globs[0]));
+			o->vm_globs[o->nvm_globs++] = optarg;
+			break;
 		case OPT_PER_VM:
 			o->filters.per_vm = true;
 			break;
@@ -299,12 +311,14 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 	if (o->cmd == EM_CMD_DIFF && o->nfiles != 2)
 		return fail(err, errlen, "diff needs two snapshot files");
 	if (o->cmd == EM_CMD_RUN) {
-		if (o->filters.per_vcpu)
-			o->filters.per_vm = true; /* vCPU ids repeat across VMs */
+		if (o->filters.per_vcpu || o->nvm_globs)
+			o->filters.per_vm = true; /* vCPU ids repeat across VMs; --vm selects VM rows */
 		if (o->force && !o->save_path)
 			return fail(err, errlen, "--force only goes with --save");
 		return em_cli_resolve_reasons(o, o->isa, err, errlen);
 	}
+	if (o->nvm_globs)
+		return fail(err, errlen, "--vm only goes with run");
 	if (o->cmd == EM_CMD_REASONS && !o->isa && !isa_given)
 		return fail(err, errlen, "unknown CPU vendor; pass --isa vmx|svm");
 	/* show/diff: --isa, if given, overrides the snapshot's for name lookup */

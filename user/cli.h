@@ -37,6 +37,8 @@ struct em_opts {
 	unsigned nreason_args;
 	const char *files[2];
 	unsigned nfiles;
+	const char *vm_globs[EM_MAX_VM_GLOBS]; /* --vm NAME (glob) */
+	unsigned nvm_globs;
 };
 
 /*

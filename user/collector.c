@@ -12,6 +12,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "labels.h"
+#include "names.h"
 #include "exitmon.skel.h"
 
 struct em_collector {
@@ -25,6 +27,9 @@ struct em_collector {
 	__u32 *keys;
 	struct em_stats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
+	/* VM/vCPU names of the breakdown rows and --vm, resolved in user space after each read */
+	struct em_names *names;
+	struct em_vm_select sel;
 };
 
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
@@ -255,6 +260,15 @@ struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_
 			em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
+	if (o->filters.per_vm || o->filters.per_vcpu) {
+		if (!(c->names = em_names_new("/"))) {
+			set_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (i = 0; i < o->nvm_globs && i < EM_MAX_VM_GLOBS; i++)
+			c->sel.globs[c->sel.nglobs++] = o->vm_globs[i];
+		em_vm_select_start(&c->sel, c->names, stderr);
+	}
 	return c;
 fail:
 	em_collector_close(c);
@@ -413,7 +427,9 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 		s->counters[EM_CNT_EXITS] += s->rows[i].st.count;
 		s->counters[EM_CNT_ENTRIES] += s->rows[i].st.lat_count;
 	}
-	return 0;
+	if (c->names && !(rc = em_vm_select_apply(&c->sel, s, c->names, stderr)))
+		rc = em_labels_fill(s, c->names);
+	return rc;
 }
 
 void em_collector_close(struct em_collector *c)
@@ -421,6 +437,8 @@ void em_collector_close(struct em_collector *c)
 	if (!c)
 		return;
 	exitmon_bpf__destroy(c->skel);
+	em_names_free(c->names);
+	em_vm_select_free(&c->sel);
 	free(c->vals);
 	free(c->cnts);
 	free(c->keys);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * VM and vCPU names (user/names.c) from a fake /proc, /run/libvirt and KVM
- * debugfs tree that each test builds in a temporary directory.
+ * debugfs tree that each test builds in a temporary directory; the name
+ * table of a run, --vm and the per-VM diff (user/labels.c) on top of it.
  */
 #define _GNU_SOURCE /* nftw */
 #include <stdarg.h>
@@ -19,7 +20,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include "user/cli.h"
+#include "user/diff.h"
+#include "user/labels.h"
+#include "user/model.h"
 #include "user/names.h"
+#include "user/render.h"
+#include "user/snapshot.h"
 
 static char root[PATH_MAX];
 
@@ -574,6 +582,357 @@ static void test_match(void **state)
 	em_names_free(n);
 }
 
+/* ---- the name table of a run (user/labels.c) ------------------------------- */
+
+static struct em_row *row(struct em_snapshot *s, uint32_t reason, uint32_t tgid, uint32_t vcpu,
+			  uint64_t count)
+{
+	struct em_row *r = em_snapshot_row(s, EM_ISA_SVM, reason, tgid, vcpu);
+
+	assert_non_null(r);
+	r->st.count += count;
+	return r;
+}
+
+/* web01 (pid 100): vCPU index 0 and 1 with KVM vcpu_id 0 and 2 */
+static void fx_web01(unsigned long long start)
+{
+	static const char *const argv[] = { "qemu", "-name", "guest=web01,debug-threads=on", NULL };
+
+	fx_proc(100, start, argv);
+	fx_thread(100, 101, "CPU 0/KVM");
+	fx_thread(100, 102, "CPU 1/KVM");
+	fx_str("101\n", "sys/kernel/debug/kvm/100-11/vcpu0/pid");
+	fx_str("102\n", "sys/kernel/debug/kvm/100-11/vcpu2/pid");
+}
+
+static const struct em_row *find_row(const struct em_snapshot *s, uint32_t reason, uint32_t tgid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrows; i++)
+		if (s->rows[i].reason == reason && s->rows[i].tgid == tgid && s->rows[i].vcpu == EM_ANY_VCPU)
+			return &s->rows[i];
+	return NULL;
+}
+
+static char *render(const struct em_snapshot *s, bool json)
+{
+	struct em_view_ctx ctx = { .type = "final", .period_s = 1.0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	if (json)
+		assert_int_equal(em_render_json(f, s, &ctx), 0);
+	else
+		em_render_table(f, s, &ctx);
+	fclose(f);
+	return buf;
+}
+
+static void test_labels_fill_and_show(void **state)
+{
+	struct em_names *n;
+	struct em_snapshot s;
+	char vm[EM_NAME_MAX], vc[48], line[256], *t;
+	json_t *j;
+	size_t i, named = 0;
+
+	(void)state;
+	fx_web01(1);
+	n = names();
+	em_snapshot_init(&s);
+	s.meta.isa = EM_ISA_SVM;
+	s.meta.filters.per_vm = s.meta.filters.per_vcpu = true;
+	row(&s, 0x72, EM_ANY_PID, EM_ANY_VCPU, 60);
+	row(&s, 0x72, 100, 0, 10);
+	row(&s, 0x72, 100, 2, 20);
+	row(&s, 0x72, 100, 4, 5);   /* no thread or debugfs entry: the apic id only */
+	row(&s, 0x72, 200, 0, 25);  /* no such process: the pid only */
+	assert_int_equal(em_labels_fill(&s, n), 0);
+	assert_string_equal(em_labels_vm_name(&s.labels, 100), "web01");
+	assert_null(em_labels_vm_name(&s.labels, 200));
+
+	em_labels_row_text(&s.labels, &s.rows[1], vm, sizeof(vm), vc, sizeof(vc));
+	assert_string_equal(vm, "web01");
+	assert_string_equal(vc, "0");
+	em_labels_row_text(&s.labels, &s.rows[2], vm, sizeof(vm), vc, sizeof(vc));
+	assert_string_equal(vc, "1 (apic 2)");
+	em_labels_row_text(&s.labels, &s.rows[3], vm, sizeof(vm), vc, sizeof(vc));
+	assert_string_equal(vc, "apic 4");
+	em_labels_row_text(&s.labels, &s.rows[4], vm, sizeof(vm), vc, sizeof(vc));
+	assert_string_equal(vm, "-");
+	assert_string_equal(vc, "apic 0");
+
+	t = render(&s, false);
+	snprintf(line, sizeof(line), "%-16s %8u %-12s %8s CPUID", "web01", 100, "1 (apic 2)", "0x72");
+	assert_non_null(strstr(t, line));
+	snprintf(line, sizeof(line), "%-16s %8u %-12s %8s CPUID", "-", 200, "apic 0", "0x72");
+	assert_non_null(strstr(t, line));
+	free(t);
+	t = render(&s, true);
+	j = json_loads(t, 0, NULL);
+	assert_non_null(j);
+	for (i = 0; i < json_array_size(json_object_get(j, "rows")); i++) {
+		json_t *r = json_array_get(json_object_get(j, "rows"), i);
+
+		if (json_integer_value(json_object_get(r, "tgid")) == 100 &&
+		    json_integer_value(json_object_get(r, "vcpu")) == 2) {
+			assert_string_equal(json_string_value(json_object_get(r, "vm")), "web01");
+			assert_int_equal(json_integer_value(json_object_get(r, "vcpu_index")), 1);
+			assert_int_equal(json_integer_value(json_object_get(r, "vcpu_tid")), 102);
+			named++;
+		}
+		if (json_integer_value(json_object_get(r, "tgid")) == 200) {
+			assert_true(json_is_null(json_object_get(r, "vm")));
+			assert_true(json_is_null(json_object_get(r, "vcpu_index")));
+		}
+		if (json_integer_value(json_object_get(r, "tgid")) == 0)
+			assert_null(json_object_get(r, "vm")); /* totals carry no name */
+	}
+	assert_int_equal(named, 1);
+	json_decref(j);
+	free(t);
+
+	/* pid 100 is reused by another VM: new name, vCPUs looked up again */
+	fx_proc(100, 2, (const char *const[]){ "qemu", "-name", "web02", NULL });
+	fx_thread(100, 102, "CPU 5/KVM");
+	assert_int_equal(em_labels_fill(&s, n), 0);
+	assert_string_equal(em_labels_vm_name(&s.labels, 100), "web02");
+	assert_int_equal(em_labels_find(&s.labels, 100, 2)->index, 5);
+	em_snapshot_free(&s);
+	em_names_free(n);
+}
+
+static void test_labels_snapshot_file(void **state)
+{
+	struct em_names *n;
+	struct em_snapshot s, back;
+	char err[256], path[PATH_MAX + 16];
+	json_t *j;
+	size_t i;
+
+	(void)state;
+	fx_web01(1);
+	n = names();
+	em_snapshot_init(&s);
+	s.meta.isa = EM_ISA_SVM;
+	s.meta.filters.per_vm = s.meta.filters.per_vcpu = true;
+	row(&s, 0x72, EM_ANY_PID, EM_ANY_VCPU, 35);
+	row(&s, 0x72, 100, 2, 20);
+	row(&s, 0x72, 100, 4, 5);
+	row(&s, 0x72, 200, 0, 10);
+	assert_int_equal(em_labels_fill(&s, n), 0);
+	snprintf(path, sizeof(path), "%s/run.json", root);
+	assert_int_equal(em_snapshot_save(path, &s, false, err, sizeof(err)), 0);
+	assert_int_equal(em_snapshot_load(path, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.labels.n, s.labels.n);
+	for (i = 0; i < s.labels.n; i++) {
+		const struct em_label *a = &s.labels.v[i];
+		const struct em_label *b = em_labels_find(&back.labels, a->tgid, a->vcpu);
+
+		assert_non_null(b);
+		assert_string_equal(a->name, b->name);
+		assert_int_equal(a->src, b->src);
+		assert_int_equal(a->index, b->index);
+		assert_int_equal(a->tid, b->tid);
+	}
+	em_snapshot_free(&back);
+
+	/* a crafted file: escapes in names are cleaned, bad entries refused */
+	j = em_labels_to_json(&s.labels);
+	assert_non_null(j);
+	json_object_set_new(json_array_get(j, 0), "name", json_string("evil\x1b]0;x\x07"));
+	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), 0);
+	assert_string_equal(back.labels.v[0].name, "evil?]0;x?");
+	json_object_set_new(json_array_get(j, 0), "source", json_string("made-up"));
+	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "vms[0]: source"));
+	json_object_set_new(json_array_get(j, 0), "source", json_string("pid"));
+	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), -EINVAL); /* pid yet a name */
+	json_object_set_new(json_array_get(j, 0), "source", json_string("qemu-cmdline"));
+	json_object_set_new(json_array_get(j, 0), "tgid", json_integer(0));
+	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), -EINVAL);
+	json_object_set_new(json_array_get(j, 0), "tgid", json_integer(100));
+	json_array_append(j, json_array_get(j, 0));
+	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "listed twice"));
+	json_decref(j);
+	assert_int_equal(em_labels_from_json(json_string("x"), &back.labels, err, sizeof(err)), -EINVAL);
+	em_labels_free(&back.labels);
+	em_snapshot_free(&s);
+	em_names_free(n);
+}
+
+static void test_vm_select(void **state)
+{
+	static const char *const db[] = { "qemu", "-name", "db", NULL };
+	struct em_vm_select sel = { .globs = { "web*" }, .nglobs = 1 };
+	struct em_names *n;
+	struct em_snapshot s;
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&msg, &len);
+
+	(void)state;
+	fx_web01(1);
+	fx_proc(200, 1, db);
+	assert_int_equal(symlink("anon_inode:kvm-vm", fxp("proc/200/fd/4")), 0);
+	n = names();
+	assert_int_equal(em_vm_select_start(&sel, n, f), 1);
+	em_snapshot_init(&s);
+	s.meta.filters.per_vm = true;
+	row(&s, 0x72, EM_ANY_PID, EM_ANY_VCPU, 30);
+	row(&s, 0x7b, EM_ANY_PID, EM_ANY_VCPU, 7);
+	row(&s, 0x72, 100, EM_ANY_VCPU, 10)->st.lat_count = 9;
+	row(&s, 0x72, 200, EM_ANY_VCPU, 20)->st.lat_count = 20;
+	row(&s, 0x7b, 200, EM_ANY_VCPU, 7)->st.lat_count = 7;
+	row(&s, 0x7b, 300, EM_ANY_VCPU, 1); /* started after exitmon; named web03 */
+	fx_proc(300, 1, (const char *const[]){ "qemu", "-name", "web03", NULL });
+	s.counters[EM_CNT_EXITS] = 37;
+	s.counters[EM_CNT_ENTRIES] = 36;
+	assert_int_equal(em_vm_select_apply(&sel, &s, n, f), 0);
+	assert_int_equal(em_vm_select_apply(&sel, &s, n, f), 0); /* said once */
+	fclose(f);
+	assert_string_equal(msg, "exitmon: --vm: matched pid 100 (web01)\n"
+				 "exitmon: --vm: now following pid 300 (web03)\n");
+	/* db's rows are gone, and the totals are web01's and web03's */
+	assert_null(find_row(&s, 0x72, 200));
+	assert_int_equal(find_row(&s, 0x72, EM_ANY_PID)->st.count, 10);
+	assert_int_equal(find_row(&s, 0x7b, EM_ANY_PID)->st.count, 1);
+	assert_int_equal(em_snapshot_total(&s), 11);
+	assert_int_equal(s.counters[EM_CNT_FILTERED], 27);
+	assert_int_equal(s.counters[EM_CNT_EXITS], 37);
+	assert_int_equal(s.counters[EM_CNT_ENTRIES], 9);
+	free(msg);
+
+	/* nothing running matches yet: said so */
+	msg = NULL;
+	f = open_memstream(&msg, &len);
+	em_vm_select_free(&sel);
+	sel = (struct em_vm_select){ .globs = { "mail*" }, .nglobs = 1 };
+	assert_int_equal(em_vm_select_start(&sel, n, f), 0);
+	fclose(f);
+	assert_non_null(strstr(msg, "--vm mail*: no running VM matches yet"));
+	free(msg);
+	em_vm_select_free(&sel);
+	em_snapshot_free(&s);
+	em_names_free(n);
+}
+
+/* Names a VM of s by hand, as em_labels_fill() would have. */
+static void label(struct em_snapshot *s, uint32_t tgid, const char *name)
+{
+	struct em_labels *l = &s->labels;
+	struct em_label *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+
+	assert_non_null(v);
+	l->v = v;
+	l->v[l->n] = (struct em_label){ .tgid = tgid, .vcpu = EM_ANY_VCPU, .index = -1, .src = EM_NAME_QEMU };
+	snprintf(l->v[l->n].name, sizeof(l->v[l->n].name), "%s", name);
+	l->cap = ++l->n;
+}
+
+static void test_vmdiff(void **state)
+{
+	struct em_snapshot a, b;
+	struct em_vmdiff_row *rows;
+	struct em_diff_opts o = { .json = true };
+	size_t n;
+	char *buf = NULL, line[256];
+	size_t len = 0;
+	FILE *f;
+	json_t *j;
+
+	(void)state;
+	em_snapshot_init(&a);
+	em_snapshot_init(&b);
+	a.meta.isa = b.meta.isa = EM_ISA_SVM;
+	row(&a, 0x72, 100, EM_ANY_VCPU, 10);
+	row(&a, 0x72, 300, EM_ANY_VCPU, 5);  /* unnamed: matched by pid */
+	row(&a, 0x72, 400, EM_ANY_VCPU, 1);  /* "dup" twice in A: by pid */
+	row(&a, 0x72, 401, EM_ANY_VCPU, 2);
+	label(&a, 100, "web01");
+	label(&a, 400, "dup");
+	label(&a, 401, "dup");
+	row(&b, 0x72, 555, EM_ANY_VCPU, 15); /* web01 again, another pid */
+	row(&b, 0x7b, 555, EM_ANY_VCPU, 3);
+	row(&b, 0x72, 300, EM_ANY_VCPU, 7);
+	row(&b, 0x72, 100, EM_ANY_VCPU, 4);  /* pid 100 reused by an unnamed VM */
+	label(&b, 555, "web01");
+	assert_int_equal(em_vmdiff_compute(&a, &b, NULL, 0, &rows, &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(rows[0].vm, "web01");
+	assert_int_equal(rows[0].pid_a, 100);
+	assert_int_equal(rows[0].pid_b, 555);
+	assert_int_equal(rows[0].count_a, 10);
+	assert_int_equal(rows[0].count_b, 18);
+	/* then unnamed (or ambiguous) VMs by pid: 100 only B, 300 both, 400, 401 only A */
+	assert_int_equal(rows[1].pid_a, 0);
+	assert_int_equal(rows[1].pid_b, 100);
+	assert_int_equal(rows[2].pid_a, 300);
+	assert_int_equal(rows[2].pid_b, 300);
+	assert_int_equal(rows[2].count_b, 7);
+	assert_int_equal(rows[3].pid_a, 400);
+	assert_int_equal(rows[4].pid_a, 401);
+	free(rows);
+	/* --reason narrows the per-VM sums too */
+	assert_int_equal(em_vmdiff_compute(&a, &b, (const uint32_t[]){ 0x7b }, 1, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].count_b, 3);
+	free(rows);
+
+	f = open_memstream(&buf, &len);
+	assert_int_equal(em_diff_print(f, &a, "a.json", &b, "b.json", NULL), 0);
+	fclose(f);
+	snprintf(line, sizeof(line), "%-20s %8s %8s %-12s %12d %12d %+13d", "web01", "100", "555", "", 10, 18, 8);
+	assert_non_null(strstr(buf, line));
+	assert_non_null(strstr(buf, "per VM (matched by name"));
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(em_diff_print(f, &a, "a.json", &b, "b.json", &o), 0);
+	fclose(f);
+	j = json_loads(buf, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "vms")), 5);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "vms"), 0), "vm")),
+			    "web01");
+	json_decref(j);
+	free(buf);
+	em_snapshot_free(&a);
+	em_snapshot_free(&b);
+}
+
+static void test_cli_vm(void **state)
+{
+	struct em_opts o;
+	char err[256];
+	char *ok[] = { "exitmon", "--vm", "web*", "--vm", "db", NULL };
+	char *show[] = { "exitmon", "show", "f.json", "--vm", "x", NULL };
+	char *empty[] = { "exitmon", "--vm", "", NULL };
+	char *many[40] = { "exitmon" };
+	int i;
+
+	(void)state;
+	assert_int_equal(em_cli_parse(5, ok, EM_ISA_SVM, &o, err, sizeof(err)), EM_EXIT_OK);
+	assert_int_equal(o.nvm_globs, 2);
+	assert_string_equal(o.vm_globs[0], "web*");
+	assert_true(o.filters.per_vm); /* --vm selects VM rows */
+	assert_int_equal(em_cli_parse(5, show, EM_ISA_SVM, &o, err, sizeof(err)), EM_EXIT_USAGE);
+	assert_string_equal(err, "--vm only goes with run");
+	assert_int_equal(em_cli_parse(3, empty, EM_ISA_SVM, &o, err, sizeof(err)), EM_EXIT_USAGE);
+	for (i = 0; i < 17; i++) {
+		many[1 + 2 * i] = "--vm";
+		many[2 + 2 * i] = "v";
+	}
+	assert_int_equal(em_cli_parse(35, many, EM_ISA_SVM, &o, err, sizeof(err)), EM_EXIT_USAGE);
+	assert_non_null(strstr(err, "too many --vm"));
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +949,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unresolved_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vcpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_fill_and_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_snapshot_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vm_select, setup, teardown),
+		cmocka_unit_test(test_vmdiff),
+		cmocka_unit_test(test_cli_vm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
