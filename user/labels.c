@@ -71,13 +71,7 @@ static bool is_breakdown(const struct em_row *r)
 	return r->tgid != EM_ANY_PID;
 }
 
-/* A small set of u32, for "done in this call" bookkeeping. */
-struct u32set {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static bool set_has(const struct u32set *s, uint32_t x)
+static bool set_has(const struct em_u32set *s, uint32_t x)
 {
 	size_t i;
 
@@ -87,7 +81,7 @@ static bool set_has(const struct u32set *s, uint32_t x)
 	return false;
 }
 
-static int set_add(struct u32set *s, uint32_t x)
+static int set_add(struct em_u32set *s, uint32_t x)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
@@ -129,7 +123,7 @@ static int refresh_vm(struct em_labels *l, uint32_t tgid, struct em_names *n)
 
 int em_labels_fill(struct em_snapshot *s, struct em_names *n)
 {
-	struct u32set done = { 0 };
+	struct em_u32set done = { 0 };
 	size_t i;
 	int rc = 0;
 
@@ -163,29 +157,14 @@ int em_labels_fill(struct em_snapshot *s, struct em_names *n)
 
 static void tell(struct em_vm_select *sel, FILE *f, uint32_t pid, const char *name, const char *how)
 {
-	uint32_t *v;
-
-	if (sel->ntold == sel->cap) {
-		size_t cap = sel->cap ? sel->cap * 2 : 16;
-
-		if (!(v = realloc(sel->told, cap * sizeof(*v))))
-			return; /* only the message is lost */
-		sel->told = v;
-		sel->cap = cap;
-	}
-	sel->told[sel->ntold++] = pid;
+	set_add(&sel->told, pid); /* on ENOMEM it may be said twice: harmless */
 	if (f)
 		fprintf(f, "exitmon: --vm: %s pid %" PRIu32 " (%s)\n", how, pid, name ? name : "?");
 }
 
 static bool told(const struct em_vm_select *sel, uint32_t pid)
 {
-	size_t i;
-
-	for (i = 0; i < sel->ntold; i++)
-		if (sel->told[i] == pid)
-			return true;
-	return false;
+	return set_has(&sel->told, pid);
 }
 
 size_t em_vm_select_start(struct em_vm_select *sel, struct em_names *n, FILE *f)
@@ -211,14 +190,13 @@ size_t em_vm_select_start(struct em_vm_select *sel, struct em_names *n, FILE *f)
 
 void em_vm_select_free(struct em_vm_select *sel)
 {
-	free(sel->told);
-	sel->told = NULL;
-	sel->ntold = sel->cap = 0;
+	free(sel->told.v);
+	sel->told = (struct em_u32set){ 0 };
 }
 
 int em_vm_select_apply(struct em_vm_select *sel, struct em_snapshot *s, struct em_names *n, FILE *f)
 {
-	struct u32set keep = { 0 }, drop = { 0 };
+	struct em_u32set keep = { 0 }, drop = { 0 };
 	size_t i, out = 0, kept;
 	int rc = 0;
 

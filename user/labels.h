@@ -49,12 +49,17 @@ const char *em_labels_vm_name(const struct em_labels *l, uint32_t tgid);
  */
 int em_labels_fill(struct em_snapshot *s, struct em_names *n);
 
+/* A small set of pids. */
+struct em_u32set {
+	uint32_t *v;
+	size_t n, cap;
+};
+
 /* --vm: the VMs whose names match one of the globs. */
 struct em_vm_select {
 	const char *globs[EM_MAX_VM_GLOBS];
 	size_t nglobs;
-	uint32_t *told; /* pids already reported as followed */
-	size_t ntold, cap;
+	struct em_u32set told; /* pids already reported as followed */
 };
 
 /*

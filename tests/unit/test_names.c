@@ -616,6 +616,16 @@ static const struct em_row *find_row(const struct em_snapshot *s, uint32_t reaso
 	return NULL;
 }
 
+/* A per-vCPU run on the web01 tree; returns the names to resolve it with. */
+static struct em_names *web01_run(struct em_snapshot *s)
+{
+	fx_web01(1);
+	em_snapshot_init(s);
+	s->meta.isa = EM_ISA_SVM;
+	s->meta.filters.per_vm = s->meta.filters.per_vcpu = true;
+	return names();
+}
+
 static char *render(const struct em_snapshot *s, bool json)
 {
 	struct em_view_ctx ctx = { .type = "final", .period_s = 1.0 };
@@ -641,11 +651,7 @@ static void test_labels_fill_and_show(void **state)
 	size_t i, named = 0;
 
 	(void)state;
-	fx_web01(1);
-	n = names();
-	em_snapshot_init(&s);
-	s.meta.isa = EM_ISA_SVM;
-	s.meta.filters.per_vm = s.meta.filters.per_vcpu = true;
+	n = web01_run(&s);
 	row(&s, 0x72, EM_ANY_PID, EM_ANY_VCPU, 60);
 	row(&s, 0x72, 100, 0, 10);
 	row(&s, 0x72, 100, 2, 20);
@@ -715,11 +721,7 @@ static void test_labels_snapshot_file(void **state)
 	size_t i;
 
 	(void)state;
-	fx_web01(1);
-	n = names();
-	em_snapshot_init(&s);
-	s.meta.isa = EM_ISA_SVM;
-	s.meta.filters.per_vm = s.meta.filters.per_vcpu = true;
+	n = web01_run(&s);
 	row(&s, 0x72, EM_ANY_PID, EM_ANY_VCPU, 35);
 	row(&s, 0x72, 100, 2, 20);
 	row(&s, 0x72, 100, 4, 5);

@@ -8,7 +8,7 @@
 # Parameters come from /vmtest-params.sh, written by run.sh:
 #   VT_CASES  space-separated case names to run, in order
 #   VT_<case>_VMM   VMM arguments;  VT_<case>_EM  extra exitmon arguments
-#   VT_<case>_KIND  single | pid  (pid: two VMMs, exitmon -p on the first)
+#   VT_<case>_KIND  single | pid | vm  (pid, vm: two VMMs; pid: exitmon -p on the first)
 #   VT_<case>_VMM2  arguments of the second VMM (kind pid)
 #   VT_SEED_WORKLOAD  workload for the seed-experiment case
 set -u
@@ -97,7 +97,7 @@ run_case() {
 	vmm_rc=0 vmm2_rc=0 em_rc=0 em_pid=
 	hist_on
 	t0=$(now_ms)
-	if [ "$kind" = pid ]; then
+	if [ "$kind" = pid ] || [ "$kind" = vm ]; then
 		rm -f "$W/go"
 		# shellcheck disable=SC2086
 		vmm --timeout "$VMM_TIMEOUT" $vargs --wait-file "$W/go" >"$W/$c.vmm" 2>&1 &
@@ -105,8 +105,11 @@ run_case() {
 		# shellcheck disable=SC2086
 		vmm --timeout "$VMM_TIMEOUT" $vargs2 --wait-file "$W/go" >"$W/$c.vmm2" 2>&1 &
 		p2=$!
+		# pid: exitmon -p on the first guest; vm: its --vm options choose
+		sel="-p $p1"
+		[ "$kind" = vm ] && sel=
 		# shellcheck disable=SC2086
-		start_exitmon "$c" -p "$p1" $eargs
+		start_exitmon "$c" $sel $eargs
 		if [ "$em_ready" = 1 ]; then
 			step "exitmon ready, guests start"
 			touch "$W/go"
@@ -137,7 +140,7 @@ run_case() {
 	emit "$c.exitmon" "$W/$c.exitmon"
 	emit "$c.exitmon.err" "$W/$c.exitmon.err"
 	emit "$c.vmm" "$W/$c.vmm"
-	[ "$kind" = pid ] && emit "$c.vmm2" "$W/$c.vmm2"
+	[ -n "$vargs2" ] && emit "$c.vmm2" "$W/$c.vmm2"
 	emit "$c.hist" "$W/$c.hist"
 	emit_str "$c.meta" "ready=$em_ready em_rc=$em_rc vmm_rc=$vmm_rc vmm2_rc=$vmm2_rc wall_ms=$((t1 - t0))"
 }
