@@ -39,6 +39,21 @@ const struct em_label *em_labels_find(const struct em_labels *l, uint32_t tgid, 
 	return NULL;
 }
 
+bool em_labels_equal(const struct em_labels *a, const struct em_labels *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++) {
+		const struct em_label *x = &a->v[i], *y = em_labels_find(b, x->tgid, x->vcpu);
+
+		if (!y || strcmp(x->name, y->name) || x->src != y->src || x->index != y->index || x->tid != y->tid)
+			return false;
+	}
+	return true;
+}
+
 const char *em_labels_vm_name(const struct em_labels *l, uint32_t tgid)
 {
 	const struct em_label *e = em_labels_find(l, tgid, EM_ANY_VCPU);

@@ -39,6 +39,8 @@ void em_labels_free(struct em_labels *l);
 /* dst = a copy of src (dst's old entries freed); 0 or -ENOMEM. */
 int em_labels_copy(struct em_labels *dst, const struct em_labels *src);
 const struct em_label *em_labels_find(const struct em_labels *l, uint32_t tgid, uint32_t vcpu);
+/* Same labels, in any order. */
+bool em_labels_equal(const struct em_labels *a, const struct em_labels *b);
 /* The VM name of tgid, or NULL when unknown. */
 const char *em_labels_vm_name(const struct em_labels *l, uint32_t tgid);
 

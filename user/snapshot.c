@@ -917,5 +917,5 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))
 			return false;
 	}
-	return true;
+	return em_labels_equal(&a->labels, &b->labels);
 }
