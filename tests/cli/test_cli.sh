@@ -56,9 +56,19 @@ echo 'not json at all' >"$tmp/garbage.json"
 expect 1 "non-JSON snapshot: one line naming the file" "garbage.json" -- $EM show "$tmp/garbage.json"
 expect 1 "missing snapshot file" "missing.json" -- $EM show "$tmp/missing.json"
 
+# VM and vCPU names (docs/snapshots.md "vms"): the seed run names pid 4242
+names=tests/fuzz/corpus/svm-names.json
+expect 0 "show prints the VM name and the vCPU index with its APIC ID" \
+	"^web,01 é +4242 1 \(apic 2\) +0x72 CPUID" -- $EM show "$names"
+sed 's/4242/5555/g' "$names" >"$tmp/names-b.json"
+expect 0 "diff matches a VM by name across pids" "^web,01 é +4242 +5555 +30 +30 +\+0$" -- \
+	$EM diff "$names" "$tmp/names-b.json"
+expect 2 "empty --vm is a usage error" "invalid --vm" -- $EM --vm ''
+expect 2 "--vm is for run only" "--vm only goes with run" -- $EM show "$names" --vm web
+
 if [ "$(id -u)" -ne 0 ]; then
 	for t in "run -d 2 prints an empty table with the no-VM hint" "json output" \
-		"save/show/diff" "refuses to overwrite" "non-root is refused"; do
+		"save/show/diff" "refuses to overwrite" "non-root is refused" "run --vm without a match"; do
 		skipt "$t" "needs root"
 	done
 elif [ ! -r /sys/kernel/btf/vmlinux ]; then
@@ -94,6 +104,8 @@ else
 		notok "the final save replaces the run's own earlier save" "rc=$rc" "$(cat "$tmp/u.err")"
 	fi
 	expect 0 "diff of two snapshots" "a.json" -- $EM diff "$tmp/a.orig" "$tmp/a.json"
+	expect 0 "run --vm says when no running VM matches yet" "--vm nomatch\*: no running VM matches yet" -- \
+		$EM run -d 1 --vm 'nomatch*'
 	if command -v setpriv >/dev/null; then
 		expect 1 "non-root is refused with one line" "permission denied" -- \
 			setpriv --reuid=65534 --regid=65534 --clear-groups $EM run -d 1
