@@ -184,22 +184,27 @@ static bool told(const struct em_vm_select *sel, uint32_t pid)
 
 size_t em_vm_select_start(struct em_vm_select *sel, struct em_names *n, FILE *f)
 {
-	uint32_t pids[64];
-	size_t g, i, total = 0;
+	size_t nvms, g, i, total = 0;
+	uint32_t *vms = em_names_vmms(n, &nvms);
 
 	for (g = 0; g < sel->nglobs; g++) {
-		size_t k = em_names_match(n, sel->globs[g], pids, 64);
+		size_t k = 0;
 
+		for (i = 0; i < nvms; i++) {
+			const char *name = em_names_vm(n, vms[i], NULL);
+
+			if (!em_names_glob_any(&sel->globs[g], 1, name))
+				continue;
+			k++;
+			if (!told(sel, vms[i]))
+				tell(sel, f, vms[i], name, "matched");
+		}
 		if (!k && f)
 			fprintf(f, "exitmon: --vm %s: no running VM matches yet; VMs that start later are followed\n",
 				sel->globs[g]);
-		for (i = 0; i < k && i < 64; i++)
-			if (!told(sel, pids[i]))
-				tell(sel, f, pids[i], em_names_vm(n, pids[i], NULL), "matched");
-		if (k > 64 && f)
-			fprintf(f, "exitmon: --vm %s: %zu more\n", sel->globs[g], k - 64);
 		total += k;
 	}
+	free(vms);
 	return total;
 }
 

@@ -871,15 +871,15 @@ static void add_pid(uint32_t **set, size_t *nset, size_t *cap, uint32_t pid)
 	(*set)[(*nset)++] = pid;
 }
 
-size_t em_names_match(struct em_names *n, const char *glob, uint32_t *pids, size_t max)
+uint32_t *em_names_vmms(struct em_names *n, size_t *count)
 {
 	char dir[PATH_MAX];
 	uint32_t *vms = NULL;
-	size_t nvms = 0, cap = 0, i, hits = 0, seen = 0;
+	size_t nvms = 0, cap = 0, seen = 0;
 	struct dirent *d;
 	DIR *dh;
 
-	/* VMMs: debugfs kvm/<pid>-<fd> entries, plus fd scans for hosts without debugfs */
+	/* KVM's debugfs lists every VM as kvm/<pid>-<fd>: no need to look at fds then */
 	if (path_of(n, dir, sizeof(dir), "/sys/kernel/debug/kvm") && (dh = opendir(dir))) {
 		while ((d = readdir(dh)) && seen++ < DIR_MAX) {
 			char num[16];
@@ -894,9 +894,7 @@ size_t em_names_match(struct em_names *n, const char *glob, uint32_t *pids, size
 				add_pid(&vms, &nvms, &cap, pid);
 		}
 		closedir(dh);
-	}
-	seen = 0;
-	if (path_of(n, dir, sizeof(dir), "/proc") && (dh = opendir(dir))) {
+	} else if (path_of(n, dir, sizeof(dir), "/proc") && (dh = opendir(dir))) {
 		while ((d = readdir(dh)) && seen++ < DIR_MAX) {
 			uint32_t pid;
 
@@ -905,14 +903,8 @@ size_t em_names_match(struct em_names *n, const char *glob, uint32_t *pids, size
 		}
 		closedir(dh);
 	}
-	qsort(vms, nvms, sizeof(*vms), cmp_u32);
-	for (i = 0; i < nvms; i++) {
-		if (!em_names_glob_any(&glob, 1, em_names_vm(n, vms[i], NULL)))
-			continue;
-		if (hits < max)
-			pids[hits] = vms[i];
-		hits++;
-	}
-	free(vms);
-	return hits;
+	if (nvms)
+		qsort(vms, nvms, sizeof(*vms), cmp_u32);
+	*count = nvms;
+	return vms;
 }

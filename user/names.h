@@ -73,11 +73,11 @@ bool em_names_vcpu_by_tid(struct em_names *n, uint32_t pid, uint32_t tid,
 			  struct em_vcpu_info *out);
 
 /*
- * Running VMMs (a process with a KVM VM: a kvm/<pid>-<fd> debugfs entry or
- * an anon_inode:kvm-vm fd) whose name matches the fnmatch(3) glob. Writes
- * at most max pids, sorted, and returns how many matched in all.
+ * Pids of the running VMMs, sorted: the kvm/<pid>-<fd> entries of KVM's
+ * debugfs or, where that cannot be read, the processes holding an
+ * anon_inode:kvm-vm fd. malloc'd (free it); NULL with *count 0 if none.
  */
-size_t em_names_match(struct em_names *n, const char *glob, uint32_t *pids, size_t max);
+uint32_t *em_names_vmms(struct em_names *n, size_t *count);
 /* True when name (may be NULL) matches one of the globs. */
 bool em_names_glob_any(const char *const *globs, size_t nglobs, const char *name);
 

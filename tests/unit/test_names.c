@@ -548,7 +548,7 @@ static void test_vcpus(void **state)
 
 /* ---- selection ---------------------------------------------------------- */
 
-static void test_match(void **state)
+static void test_vmms(void **state)
 {
 	static const char *const w1[] = { "qemu", "-name", "web01", NULL };
 	static const char *const w2[] = { "qemu", "-name", "web02", NULL };
@@ -556,12 +556,13 @@ static void test_match(void **state)
 	static const char *const fake[] = { "sh", "-name", "web99", NULL };
 	static const char *const globs[] = { "db", "web0[2-9]" };
 	struct em_names *n;
-	uint32_t pids[4];
+	uint32_t *pids;
+	size_t k;
 
 	(void)state;
-	fx_proc(300, 1, w1); /* found through debugfs */
+	fx_proc(300, 1, w1);
 	fx_str("301\n", "sys/kernel/debug/kvm/300-12/vcpu0/pid");
-	fx_proc(200, 1, w2); /* found through its kvm-vm fd */
+	fx_proc(200, 1, w2);
 	assert_int_equal(symlink("anon_inode:kvm-vm", fxp("proc/200/fd/9")), 0);
 	assert_int_equal(symlink("/dev/null", fxp("proc/200/fd/0")), 0);
 	fx_proc(100, 1, db);
@@ -569,12 +570,21 @@ static void test_match(void **state)
 	fx_proc(400, 1, fake); /* not a VMM: no KVM VM open */
 	assert_int_equal(symlink("anon_inode:kvm-vcpu:0", fxp("proc/400/fd/3")), 0);
 	n = names();
-	assert_int_equal(em_names_match(n, "web*", pids, 4), 2);
-	assert_int_equal(pids[0], 200);
-	assert_int_equal(pids[1], 300);
-	assert_int_equal(em_names_match(n, "web*", pids, 1), 2); /* count beyond max */
-	assert_int_equal(em_names_match(n, "*", pids, 4), 3);
-	assert_int_equal(em_names_match(n, "nothing", pids, 4), 0);
+	/* with KVM's debugfs, its list is the list */
+	pids = em_names_vmms(n, &k);
+	assert_int_equal(k, 1);
+	assert_int_equal(pids[0], 300);
+	free(pids);
+	/* without it, the processes holding a kvm-vm fd, sorted */
+	assert_int_equal(remove(fxp("sys/kernel/debug/kvm/300-12/vcpu0/pid")), 0);
+	assert_int_equal(rmdir(fxp("sys/kernel/debug/kvm/300-12/vcpu0")), 0);
+	assert_int_equal(rmdir(fxp("sys/kernel/debug/kvm/300-12")), 0);
+	assert_int_equal(rmdir(fxp("sys/kernel/debug/kvm")), 0);
+	pids = em_names_vmms(n, &k);
+	assert_int_equal(k, 2);
+	assert_int_equal(pids[0], 100);
+	assert_int_equal(pids[1], 200);
+	free(pids);
 	assert_true(em_names_glob_any(globs, 2, "db"));
 	assert_true(em_names_glob_any(globs, 2, "web02"));
 	assert_false(em_names_glob_any(globs, 2, "web01"));
@@ -943,7 +953,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vcpus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_match, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_fill_and_show, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_snapshot_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_select, setup, teardown),
