@@ -29,14 +29,46 @@ int em_labels_copy(struct em_labels *dst, const struct em_labels *src)
 	return 0;
 }
 
+/*
+ * Labels are kept sorted by (tgid, vcpu), a VM's own label (EM_ANY_VCPU)
+ * after its vCPUs': every lookup is a binary search, and a VM's vCPUs are
+ * the run just before it.
+ */
+static int cmp_key(uint32_t t1, uint32_t v1, uint32_t t2, uint32_t v2)
+{
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	return v1 < v2 ? -1 : v1 > v2;
+}
+
+static int cmp_label(const void *pa, const void *pb)
+{
+	const struct em_label *a = pa, *b = pb;
+
+	return cmp_key(a->tgid, a->vcpu, b->tgid, b->vcpu);
+}
+
+/* Index of the first label not below (tgid, vcpu). */
+static size_t lower_bound(const struct em_labels *l, uint32_t tgid, uint32_t vcpu)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp_key(l->v[mid].tgid, l->v[mid].vcpu, tgid, vcpu) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 const struct em_label *em_labels_find(const struct em_labels *l, uint32_t tgid, uint32_t vcpu)
 {
-	size_t i;
+	size_t i = lower_bound(l, tgid, vcpu);
 
-	for (i = 0; i < l->n; i++)
-		if (l->v[i].tgid == tgid && l->v[i].vcpu == vcpu)
-			return &l->v[i];
-	return NULL;
+	return i < l->n && l->v[i].tgid == tgid && l->v[i].vcpu == vcpu ? &l->v[i] : NULL;
 }
 
 bool em_labels_equal(const struct em_labels *a, const struct em_labels *b)
@@ -46,9 +78,10 @@ bool em_labels_equal(const struct em_labels *a, const struct em_labels *b)
 	if (a->n != b->n)
 		return false;
 	for (i = 0; i < a->n; i++) {
-		const struct em_label *x = &a->v[i], *y = em_labels_find(b, x->tgid, x->vcpu);
+		const struct em_label *x = &a->v[i], *y = &b->v[i];
 
-		if (!y || strcmp(x->name, y->name) || x->src != y->src || x->index != y->index || x->tid != y->tid)
+		if (x->tgid != y->tgid || x->vcpu != y->vcpu || strcmp(x->name, y->name) || x->src != y->src ||
+		    x->index != y->index || x->tid != y->tid)
 			return false;
 	}
 	return true;
@@ -61,24 +94,26 @@ const char *em_labels_vm_name(const struct em_labels *l, uint32_t tgid)
 	return e && e->name[0] ? e->name : NULL;
 }
 
-/* Index of the label (tgid, vcpu), created blank if absent; -1 on ENOMEM. */
-static ssize_t label_get(struct em_labels *l, uint32_t tgid, uint32_t vcpu)
+/* Appends a blank label, leaving the order to the caller (sort_labels). */
+static struct em_label *label_append(struct em_labels *l, uint32_t tgid, uint32_t vcpu)
 {
-	const struct em_label *e = em_labels_find(l, tgid, vcpu);
-
-	if (e)
-		return e - l->v;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		struct em_label *v = realloc(l->v, cap * sizeof(*v));
 
 		if (!v)
-			return -1;
+			return NULL;
 		l->v = v;
 		l->cap = cap;
 	}
 	l->v[l->n] = (struct em_label){ .tgid = tgid, .vcpu = vcpu, .index = -1 };
-	return (ssize_t)l->n++;
+	return &l->v[l->n++];
+}
+
+static void sort_labels(struct em_labels *l)
+{
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_label);
 }
 
 static bool is_breakdown(const struct em_row *r)
@@ -86,18 +121,35 @@ static bool is_breakdown(const struct em_row *r)
 	return r->tgid != EM_ANY_PID;
 }
 
+/* em_u32set: sorted, so membership is a binary search. */
+static size_t set_pos(const struct em_u32set *s, uint32_t x)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static bool set_has(const struct em_u32set *s, uint32_t x)
 {
-	size_t i;
+	size_t i = set_pos(s, x);
 
-	for (i = 0; i < s->n; i++)
-		if (s->v[i] == x)
-			return true;
-	return false;
+	return i < s->n && s->v[i] == x;
 }
 
 static int set_add(struct em_u32set *s, uint32_t x)
 {
+	size_t i = set_pos(s, x);
+
+	if (i < s->n && s->v[i] == x)
+		return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		uint32_t *v = realloc(s->v, cap * sizeof(*v));
@@ -107,64 +159,98 @@ static int set_add(struct em_u32set *s, uint32_t x)
 		s->v = v;
 		s->cap = cap;
 	}
-	s->v[s->n++] = x;
+	memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
+	s->v[i] = x;
+	s->n++;
 	return 0;
 }
 
-static int refresh_vm(struct em_labels *l, uint32_t tgid, struct em_names *n)
+/* The VM's name, again; a changed name (a reused pid) sends its vCPUs to be looked up again. */
+static void refresh_vm(struct em_labels *l, size_t at, struct em_names *n)
 {
+	struct em_label *e = &l->v[at];
 	enum em_name_src src;
-	const char *name = em_names_vm(n, tgid, &src);
-	ssize_t k = label_get(l, tgid, EM_ANY_VCPU);
-	struct em_label *e;
+	const char *name = em_names_vm(n, e->tgid, &src);
 	size_t i;
 
-	if (k < 0)
-		return -ENOMEM;
-	e = &l->v[k];
 	if (!strcmp(e->name, name ? name : "") && e->src == src)
-		return 0;
+		return;
 	snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
 	e->src = (uint8_t)src;
-	/* another process (or newly named): its vCPUs are looked up again */
-	for (i = 0; i < l->n; i++)
-		if (l->v[i].tgid == tgid && l->v[i].vcpu != EM_ANY_VCPU) {
-			l->v[i].index = -1;
-			l->v[i].tid = 0;
-			l->v[i].src = EM_VCPU_NONE;
-		}
-	return 0;
+	for (i = lower_bound(l, e->tgid, 0); i < at; i++) {
+		l->v[i].index = -1;
+		l->v[i].tid = 0;
+		l->v[i].src = EM_VCPU_NONE;
+	}
+}
+
+struct key {
+	uint32_t tgid, vcpu;
+};
+
+static int cmp_keys(const void *pa, const void *pb)
+{
+	const struct key *a = pa, *b = pb;
+
+	return cmp_key(a->tgid, a->vcpu, b->tgid, b->vcpu);
 }
 
 int em_labels_fill(struct em_snapshot *s, struct em_names *n)
 {
-	struct em_u32set done = { 0 };
-	size_t i;
+	struct em_labels *l = &s->labels;
+	struct em_u32set vms = { 0 };
+	struct key *keys = malloc((2 * s->nrows + 1) * sizeof(*keys));
+	size_t i, nk = 0, old = l->n;
 	int rc = 0;
 
-	for (i = 0; i < s->nrows && !rc; i++) {
+	if (!keys)
+		return -ENOMEM;
+	/* the keys of this read, once each; the new ones get labels (one sort) */
+	for (i = 0; i < s->nrows; i++) {
 		const struct em_row *r = &s->rows[i];
-		struct em_vcpu_info v;
-		ssize_t k;
 
 		if (!is_breakdown(r))
 			continue;
-		if (!set_has(&done, r->tgid) && !(rc = set_add(&done, r->tgid)))
-			rc = refresh_vm(&s->labels, r->tgid, n);
-		if (rc || r->vcpu == EM_ANY_VCPU)
-			continue;
-		if ((k = label_get(&s->labels, r->tgid, r->vcpu)) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		if (s->labels.v[k].index >= 0)
-			continue;
-		em_names_vcpu_by_id(n, r->tgid, r->vcpu, &v);
-		s->labels.v[k].index = v.index;
-		s->labels.v[k].tid = v.tid;
-		s->labels.v[k].src = (uint8_t)v.index_src;
+		keys[nk++] = (struct key){ r->tgid, EM_ANY_VCPU };
+		if (r->vcpu != EM_ANY_VCPU)
+			keys[nk++] = (struct key){ r->tgid, r->vcpu };
 	}
-	free(done.v);
+	if (nk)
+		qsort(keys, nk, sizeof(*keys), cmp_keys);
+	for (i = 0; i < nk && !rc; i++) {
+		if (i && !cmp_keys(&keys[i - 1], &keys[i]))
+			continue;
+		if (keys[i].vcpu == EM_ANY_VCPU)
+			rc = set_add(&vms, keys[i].tgid); /* in order: appends, no moves */
+		if (!rc && !em_labels_find(&(struct em_labels){ .n = old, .v = l->v }, keys[i].tgid, keys[i].vcpu) &&
+		    !label_append(l, keys[i].tgid, keys[i].vcpu))
+			rc = -ENOMEM;
+	}
+	free(keys);
+	if (l->n != old)
+		sort_labels(l);
+	for (i = 0; !rc && i < l->n; i++) {
+		struct em_label *e = &l->v[i];
+		struct em_vcpu_info v;
+
+		if (!set_has(&vms, e->tgid))
+			continue; /* no rows in this read: keep what we had */
+		if (e->vcpu == EM_ANY_VCPU) {
+			/* its vCPUs come before it: name first, then the vCPUs it left blank */
+			size_t j, first = lower_bound(l, e->tgid, 0);
+
+			refresh_vm(l, i, n);
+			for (j = first; j < i; j++) {
+				if (l->v[j].index >= 0)
+					continue;
+				em_names_vcpu_by_id(n, e->tgid, l->v[j].vcpu, &v);
+				l->v[j].index = v.index;
+				l->v[j].tid = v.tid;
+				l->v[j].src = (uint8_t)v.index_src;
+			}
+		}
+	}
+	free(vms.v);
 	return rc;
 }
 
@@ -270,6 +356,19 @@ out:
 
 /* ---- display -------------------------------------------------------------- */
 
+/* "1", "1 (apic 2)" or "apic 2": the vCPU index, with KVM's vcpu_id when it differs */
+static void vcpu_text(char *buf, size_t len, uint32_t vcpu, int32_t index)
+{
+	if (vcpu == EM_ANY_VCPU)
+		snprintf(buf, len, "%s", "");
+	else if (index < 0)
+		snprintf(buf, len, "apic %" PRIu32, vcpu);
+	else if ((uint32_t)index == vcpu)
+		snprintf(buf, len, "%" PRId32, index);
+	else
+		snprintf(buf, len, "%" PRId32 " (apic %" PRIu32 ")", index, vcpu);
+}
+
 void em_labels_row_text(const struct em_labels *l, const struct em_row *r, char *vm, size_t vmlen,
 			char *vcpu, size_t vcpulen)
 {
@@ -277,17 +376,8 @@ void em_labels_row_text(const struct em_labels *l, const struct em_row *r, char 
 	const struct em_label *e;
 
 	snprintf(vm, vmlen, "%s", name ? name : "-");
-	if (r->vcpu == EM_ANY_VCPU) {
-		snprintf(vcpu, vcpulen, "%s", "");
-		return;
-	}
-	e = em_labels_find(l, r->tgid, r->vcpu);
-	if (!e || e->index < 0)
-		snprintf(vcpu, vcpulen, "apic %" PRIu32, r->vcpu);
-	else if ((uint32_t)e->index == r->vcpu)
-		snprintf(vcpu, vcpulen, "%" PRId32, e->index);
-	else
-		snprintf(vcpu, vcpulen, "%" PRId32 " (apic %" PRIu32 ")", e->index, r->vcpu);
+	e = r->vcpu == EM_ANY_VCPU ? NULL : em_labels_find(l, r->tgid, r->vcpu);
+	vcpu_text(vcpu, vcpulen, r->vcpu, e ? e->index : -1);
 }
 
 int em_labels_row_json(json_t *o, const struct em_labels *l, const struct em_row *r)
@@ -330,11 +420,9 @@ json_t *em_labels_to_json(const struct em_labels *l)
 		if (!vm || json_array_append_new(vms, vm))
 			goto fail;
 		vcpus = json_object_get(vm, "vcpus");
-		for (j = 0; j < l->n; j++) {
+		for (j = lower_bound(l, e->tgid, 0); j < i; j++) {
 			const struct em_label *c = &l->v[j];
 
-			if (c->tgid != e->tgid || c->vcpu == EM_ANY_VCPU)
-				continue;
 			if (json_array_append_new(vcpus, json_pack("{s:I, s:o, s:o, s:s}", "vcpu",
 								   (json_int_t)c->vcpu, "index",
 								   c->index >= 0 ? json_integer(c->index) : json_null(),
@@ -395,6 +483,7 @@ int em_labels_from_json(const json_t *j, struct em_labels *l, char *err, size_t 
 {
 	size_t i, k;
 	const json_t *vm, *c;
+	struct em_label *e;
 
 	em_labels_free(l);
 	if (!json_is_array(j)) {
@@ -405,7 +494,6 @@ int em_labels_from_json(const json_t *j, struct em_labels *l, char *err, size_t 
 		const json_t *name = json_object_get(vm, "name"), *vcpus = json_object_get(vm, "vcpus");
 		int64_t tgid;
 		int src = src_parse(json_object_get(vm, "source"), name_src, EM_NAME_CROSVM);
-		ssize_t at;
 
 		if (!json_is_object(vm) || !get_num(vm, "tgid", 1, UINT32_MAX, false, 0, &tgid))
 			return bad(err, errlen, "tgid: not an integer 1..2^32-1", i);
@@ -416,15 +504,12 @@ int em_labels_from_json(const json_t *j, struct em_labels *l, char *err, size_t 
 			return bad(err, errlen, "source: unknown, or does not fit the name", i);
 		if (!json_is_array(vcpus))
 			return bad(err, errlen, "vcpus: not an array", i);
-		if (em_labels_find(l, (uint32_t)tgid, EM_ANY_VCPU))
-			return bad(err, errlen, "tgid: listed twice", i);
-		if ((at = label_get(l, (uint32_t)tgid, EM_ANY_VCPU)) < 0)
+		if (!(e = label_append(l, (uint32_t)tgid, EM_ANY_VCPU)))
 			return -ENOMEM;
 		/* a crafted file may carry terminal escapes: clean as when resolved */
 		if (json_is_string(name))
-			em_names_sanitize(l->v[at].name, sizeof(l->v[at].name), json_string_value(name),
-					  json_string_length(name));
-		l->v[at].src = (uint8_t)src;
+			em_names_sanitize(e->name, sizeof(e->name), json_string_value(name), json_string_length(name));
+		e->src = (uint8_t)src;
 		json_array_foreach(vcpus, k, c) {
 			int64_t vcpu, index, tid;
 			int vs = src_parse(json_object_get(c, "source"), vcpu_src, EM_VCPU_DEBUGFS);
@@ -434,134 +519,214 @@ int em_labels_from_json(const json_t *j, struct em_labels *l, char *err, size_t 
 			    !get_num(c, "tid", 1, UINT32_MAX, true, 0, &tid) || vs < 0 ||
 			    (vs == EM_VCPU_NONE) != (index < 0))
 				return bad(err, errlen, "vcpus: an entry is not {vcpu, index, tid, source}", i);
-			if (em_labels_find(l, (uint32_t)tgid, (uint32_t)vcpu))
-				return bad(err, errlen, "vcpus: a vcpu listed twice", i);
-			if ((at = label_get(l, (uint32_t)tgid, (uint32_t)vcpu)) < 0)
+			if (!(e = label_append(l, (uint32_t)tgid, (uint32_t)vcpu)))
 				return -ENOMEM;
-			l->v[at].index = (int32_t)index;
-			l->v[at].tid = (uint32_t)tid;
-			l->v[at].src = (uint8_t)vs;
+			e->index = (int32_t)index;
+			e->tid = (uint32_t)tid;
+			e->src = (uint8_t)vs;
 		}
 	}
+	sort_labels(l);
+	for (i = 1; i < l->n; i++)
+		if (!cmp_label(&l->v[i - 1], &l->v[i])) {
+			snprintf(err, errlen, "vms: tgid %" PRIu32 " or one of its vcpus listed twice", l->v[i].tgid);
+			return -EINVAL;
+		}
 	return 0;
 }
 
 /* ---- per-VM diff ------------------------------------------------------------ */
 
-static bool has_vm_rows(const struct em_snapshot *s, uint32_t tgid)
+/* One side's (VM, vCPU) sum before matching; key = the name it is matched by, or NULL. */
+struct vmd_ent {
+	const char *key;
+	uint32_t pid, vcpu;
+	int32_t index;
+	uint64_t count;
+	int side;
+};
+
+struct vmd_list {
+	struct vmd_ent *v;
+	size_t n, cap;
+};
+
+static struct vmd_ent *vmd_add(struct vmd_list *l)
 {
-	size_t i;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct vmd_ent *v = realloc(l->v, cap * sizeof(*v));
 
-	for (i = 0; i < s->nrows; i++)
-		if (s->rows[i].tgid == tgid && s->rows[i].vcpu == EM_ANY_VCPU)
-			return true;
-	return false;
-}
-
-/* The name a VM is matched by: its name if no other VM of the run has it. */
-static const char *match_name(const struct em_snapshot *s, uint32_t tgid)
-{
-	const char *name = em_labels_vm_name(&s->labels, tgid);
-	size_t i;
-
-	for (i = 0; name && i < s->labels.n; i++) {
-		const struct em_label *e = &s->labels.v[i];
-
-		if (e->vcpu == EM_ANY_VCPU && e->tgid != tgid && !strcmp(e->name, name))
+		if (!v)
 			return NULL;
+		l->v = v;
+		l->cap = cap;
 	}
-	return name;
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	return &l->v[l->n++];
 }
 
-static struct em_vmdiff_row *vmrow(struct em_vmdiff_row **v, size_t *n, size_t *cap, const char *vm,
-				   uint32_t pid, bool side_b, uint32_t vcpu)
+/* A VM row before its vCPU rows */
+static uint32_t vcpu_order(uint32_t vcpu)
 {
-	size_t i;
-
-	for (i = 0; i < *n; i++) {
-		struct em_vmdiff_row *d = &(*v)[i];
-
-		if (d->vcpu != vcpu)
-			continue;
-		if (vm ? !strcmp(d->vm, vm) : !d->vm[0] && (side_b ? d->pid_b : d->pid_a) == pid)
-			return d;
-		/* an unnamed VM of B meets the same pid of A */
-		if (!vm && !d->vm[0] && side_b && !d->pid_b && d->pid_a == pid)
-			return d;
-	}
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		struct em_vmdiff_row *nv = realloc(*v, nc * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		*v = nv;
-		*cap = nc;
-	}
-	(*v)[*n] = (struct em_vmdiff_row){ .vcpu = vcpu, .index = -1 };
-	snprintf((*v)[*n].vm, sizeof((*v)[*n].vm), "%s", vm ? vm : "");
-	return &(*v)[(*n)++];
+	return vcpu == EM_ANY_VCPU ? 0 : vcpu + 1;
 }
 
-static int cmp_vmrow(const void *pa, const void *pb)
+static int cmp_pidvcpu(const void *pa, const void *pb)
 {
-	const struct em_vmdiff_row *a = pa, *b = pb;
-	uint32_t pa_ = a->pid_a ? a->pid_a : a->pid_b, pb_ = b->pid_a ? b->pid_a : b->pid_b;
+	const struct vmd_ent *a = pa, *b = pb;
+
+	return cmp_key(a->pid, vcpu_order(a->vcpu), b->pid, vcpu_order(b->vcpu));
+}
+
+/* Matching order: named first, by name; then by pid; the VM before its vCPUs; A before B. */
+static int cmp_match(const void *pa, const void *pb)
+{
+	const struct vmd_ent *a = pa, *b = pb;
 	int c;
 
-	/* named VMs first, by name; then by pid; the VM row before its vCPUs */
-	if (!a->vm[0] != !b->vm[0])
-		return a->vm[0] ? -1 : 1;
-	if ((c = strcmp(a->vm, b->vm)))
+	if (!a->key != !b->key)
+		return a->key ? -1 : 1;
+	if (a->key && (c = strcmp(a->key, b->key)))
 		return c;
-	if (!a->vm[0] && pa_ != pb_)
-		return pa_ < pb_ ? -1 : 1;
+	if (!a->key && a->pid != b->pid)
+		return a->pid < b->pid ? -1 : 1;
 	if (a->vcpu != b->vcpu)
-		return a->vcpu == EM_ANY_VCPU ? -1 : b->vcpu == EM_ANY_VCPU ? 1 : a->vcpu < b->vcpu ? -1 : 1;
-	return 0;
+		return vcpu_order(a->vcpu) < vcpu_order(b->vcpu) ? -1 : 1;
+	return a->side - b->side;
+}
+
+static bool same_key(const struct vmd_ent *a, const struct vmd_ent *b)
+{
+	return !a->key == !b->key && (a->key ? !strcmp(a->key, b->key) : a->pid == b->pid) && a->vcpu == b->vcpu;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The name VM tgid is matched by: its name if no other VM of the run has it. */
+static const char *match_name(const struct em_snapshot *s, const char **names, size_t nnames, uint32_t tgid)
+{
+	const char *name = em_labels_vm_name(&s->labels, tgid);
+	const char **at;
+
+	if (!name)
+		return NULL;
+	at = bsearch(&name, names, nnames, sizeof(*names), cmp_str);
+	/* sorted: a twin is next to it */
+	while (at && at > names && !strcmp(at[-1], name))
+		at--;
+	return at && !(at + 1 < names + nnames && !strcmp(at[1], name)) ? name : NULL;
+}
+
+/* One run's (VM, vCPU) sums, appended to out: per-vCPU rows also add up into a VM row. */
+static int vmd_side(const struct em_snapshot *s, int side, const uint32_t *reasons, size_t nreasons,
+		    struct vmd_list *out)
+{
+	struct vmd_list l = { 0 };
+	const char **names = NULL;
+	size_t i, j, nnames = 0;
+	int rc = -ENOMEM;
+
+	for (i = 0; i < s->nrows; i++) {
+		const struct em_row *r = &s->rows[i];
+		struct vmd_ent *e;
+
+		if (!is_breakdown(r) || !em_row_matches(r, reasons, nreasons))
+			continue;
+		if (!(e = vmd_add(&l)))
+			goto out;
+		*e = (struct vmd_ent){ .pid = r->tgid, .vcpu = r->vcpu, .count = r->st.count, .side = side };
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_pidvcpu);
+	if (s->labels.n && !(names = malloc(s->labels.n * sizeof(*names))))
+		goto out;
+	for (i = 0; i < s->labels.n; i++)
+		if (s->labels.v[i].vcpu == EM_ANY_VCPU && s->labels.v[i].name[0])
+			names[nnames++] = s->labels.v[i].name;
+	if (nnames)
+		qsort(names, nnames, sizeof(*names), cmp_str);
+	/* one entry per (pid, vcpu) (rows of several reasons merge), VM rows made up where missing */
+	for (i = 0; i < l.n; i = j) {
+		const char *key = match_name(s, names, nnames, l.v[i].pid);
+		struct vmd_ent *vm = NULL, *e;
+
+		for (j = i; j < l.n && l.v[j].pid == l.v[i].pid; j++) {
+			if (j > i && l.v[j].vcpu == l.v[j - 1].vcpu) {
+				out->v[out->n - 1].count += l.v[j].count;
+				continue;
+			}
+			if (!(e = vmd_add(out)))
+				goto out;
+			*e = l.v[j];
+			e->key = key;
+			e->index = -1;
+			if (e->vcpu == EM_ANY_VCPU) {
+				vm = e;
+			} else {
+				const struct em_label *lb = em_labels_find(&s->labels, e->pid, e->vcpu);
+
+				e->index = lb ? lb->index : -1;
+			}
+		}
+		if (vm)
+			continue; /* the run has per-VM rows of its own (first when sorted) */
+		if (!(vm = vmd_add(out)))
+			goto out;
+		*vm = (struct vmd_ent){ .key = key, .pid = l.v[i].pid, .vcpu = EM_ANY_VCPU, .index = -1, .side = side };
+		for (e = out->v + out->n - 2; e >= out->v && e->pid == vm->pid && e->side == side; e--)
+			vm->count += e->count;
+	}
+	rc = 0;
+out:
+	free(l.v);
+	free(names);
+	return rc;
 }
 
 int em_vmdiff_compute(const struct em_snapshot *a, const struct em_snapshot *b, const uint32_t *reasons,
 		      size_t nreasons, struct em_vmdiff_row **rows, size_t *n)
 {
-	const struct em_snapshot *side[2] = { a, b };
-	size_t cap = 0, i;
-	int s;
+	struct vmd_list l = { 0 };
+	size_t i, k = 0;
 
 	*rows = NULL;
 	*n = 0;
-	for (s = 0; s < 2; s++) {
-		for (i = 0; i < side[s]->nrows; i++) {
-			const struct em_row *r = &side[s]->rows[i];
-			const struct em_label *e;
-			struct em_vmdiff_row *d;
-			uint32_t vcpus[2] = { EM_ANY_VCPU, r->vcpu };
-			int k;
+	if (vmd_side(a, 0, reasons, nreasons, &l) || vmd_side(b, 1, reasons, nreasons, &l))
+		goto nomem;
+	if (!l.n)
+		return 0;
+	qsort(l.v, l.n, sizeof(*l.v), cmp_match);
+	if (!(*rows = calloc(l.n, sizeof(**rows))))
+		goto nomem;
+	/* equal keys are adjacent, A then B: one row each */
+	for (i = 0; i < l.n; i++) {
+		const struct vmd_ent *e = &l.v[i];
+		struct em_vmdiff_row *d;
+		bool same = i && same_key(e, &l.v[i - 1]) && l.v[i - 1].side == 0 && e->side == 1;
 
-			if (!is_breakdown(r) || !em_row_matches(r, reasons, nreasons))
-				continue;
-			/* a per-vCPU row also counts for its VM's row */
-			for (k = r->vcpu == EM_ANY_VCPU ? 1 : 0; k < 2; k++) {
-				if (k == 0 && has_vm_rows(side[s], r->tgid))
-					continue; /* the run has per-VM rows of its own */
-				d = vmrow(rows, n, &cap, match_name(side[s], r->tgid), r->tgid, s, vcpus[k]);
-				if (!d) {
-					free(*rows);
-					*rows = NULL;
-					*n = 0;
-					return -ENOMEM;
-				}
-				*(s ? &d->pid_b : &d->pid_a) = r->tgid;
-				*(s ? &d->count_b : &d->count_a) += r->st.count;
-				e = vcpus[k] != EM_ANY_VCPU ? em_labels_find(&side[s]->labels, r->tgid, vcpus[k]) : NULL;
-				if (e && e->index >= 0)
-					d->index = e->index;
-			}
+		d = same ? &(*rows)[k - 1] : &(*rows)[k++];
+		if (!same) {
+			snprintf(d->vm, sizeof(d->vm), "%s", e->key ? e->key : "");
+			d->vcpu = e->vcpu;
+			d->index = -1;
 		}
+		*(e->side ? &d->pid_b : &d->pid_a) = e->pid;
+		*(e->side ? &d->count_b : &d->count_a) = e->count;
+		if (e->index >= 0)
+			d->index = e->index;
 	}
-	if (*n)
-		qsort(*rows, *n, sizeof(**rows), cmp_vmrow);
+	*n = k;
+	free(l.v);
 	return 0;
+nomem:
+	free(l.v);
+	free(*rows);
+	*rows = NULL;
+	return -ENOMEM;
 }
 
 /* pa, pb, vc: len bytes each */
@@ -571,14 +736,7 @@ static void vmdiff_cols(const struct em_vmdiff_row *d, char *vm, size_t vmlen, c
 	snprintf(vm, vmlen, "%s", d->vm[0] ? d->vm : "-");
 	snprintf(pa, len, d->pid_a ? "%" PRIu32 : "-", d->pid_a);
 	snprintf(pb, len, d->pid_b ? "%" PRIu32 : "-", d->pid_b);
-	if (d->vcpu == EM_ANY_VCPU)
-		snprintf(vc, len, "%s", "");
-	else if (d->index < 0)
-		snprintf(vc, len, "apic %" PRIu32, d->vcpu);
-	else if ((uint32_t)d->index == d->vcpu)
-		snprintf(vc, len, "%" PRId32, d->index);
-	else
-		snprintf(vc, len, "%" PRId32 " (apic %" PRIu32 ")", d->index, d->vcpu);
+	vcpu_text(vc, len, d->vcpu, d->index);
 }
 
 void em_vmdiff_print(FILE *f, const struct em_snapshot *a, const struct em_snapshot *b,

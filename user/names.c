@@ -712,19 +712,23 @@ static void ent_reset(struct vm_ent *e, uint32_t pid, uint64_t start)
 	*e = (struct vm_ent){ .pid = pid, .start = start };
 }
 
-/* Cache entry of pid, resolved anew if the pid now is another process. */
-static struct vm_ent *vm_get(struct em_names *n, uint32_t pid)
+static struct vm_ent *vm_find(struct em_names *n, uint32_t pid)
 {
-	struct vm_ent *e = NULL;
-	uint64_t start, t = now_ns();
-	bool alive = proc_start(n, pid, &start);
 	size_t i;
 
 	for (i = 0; i < n->nents; i++)
-		if (n->ents[i].pid == pid) {
-			e = &n->ents[i];
-			break;
-		}
+		if (n->ents[i].pid == pid)
+			return &n->ents[i];
+	return NULL;
+}
+
+/* Cache entry of pid, resolved anew if the pid now is another process. */
+static struct vm_ent *vm_get(struct em_names *n, uint32_t pid)
+{
+	struct vm_ent *e = vm_find(n, pid);
+	uint64_t start, t = now_ns();
+	bool alive = proc_start(n, pid, &start);
+	size_t i;
 	if (e && alive && e->start != start) {
 		ent_reset(e, pid, start);
 	} else if (!e) {
@@ -768,7 +772,8 @@ const char *em_names_vm(struct em_names *n, uint32_t pid, enum em_name_src *src)
 static bool vcpu_find(struct em_names *n, uint32_t pid, uint32_t key, bool by_tid,
 		      struct em_vcpu_info *out)
 {
-	struct vm_ent *e = vm_get(n, pid);
+	/* the start time is checked by em_names_vm(): one /proc read per VM, not per vCPU */
+	struct vm_ent *e = vm_find(n, pid);
 	int pass;
 
 	*out = (struct em_vcpu_info){ .tid = by_tid ? key : 0, .index = -1,

@@ -64,7 +64,8 @@ const char *em_names_vm(struct em_names *n, uint32_t pid, enum em_name_src *src)
 /*
  * vCPU of VM pid whose KVM vcpu_id (as in the kvm_exit tracepoint) is
  * kvm_id. Fills out (index -1 when unknown) and returns true when the
- * thread or the index is known.
+ * thread or the index is known. Only for a VM em_names_vm() has seen
+ * (call it first: it notices a reused pid; these do not read /proc/PID/stat).
  */
 bool em_names_vcpu_by_id(struct em_names *n, uint32_t pid, uint32_t kvm_id,
 			 struct em_vcpu_info *out);

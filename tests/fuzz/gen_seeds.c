@@ -111,9 +111,10 @@ int main(int argc, char **argv)
 	row(&s, EM_ISA_SVM, 0x72, 4242, 2, 20);
 	{
 		static struct em_label names[] = {
-			{ .tgid = 4242, .vcpu = EM_ANY_VCPU, .name = "web,01 \xc3\xa9", .src = EM_NAME_QEMU, .index = -1 },
+			/* sorted by (tgid, vcpu), as em_labels keeps them */
 			{ .tgid = 4242, .vcpu = 0, .src = EM_VCPU_THREAD, .index = 0, .tid = 4250 },
 			{ .tgid = 4242, .vcpu = 2, .src = EM_VCPU_THREAD, .index = 1, .tid = 4251 },
+			{ .tgid = 4242, .vcpu = EM_ANY_VCPU, .name = "web,01 \xc3\xa9", .src = EM_NAME_QEMU, .index = -1 },
 			{ .tgid = 4300, .vcpu = EM_ANY_VCPU, .src = EM_NAME_NONE, .index = -1 },
 		};
 

@@ -517,6 +517,9 @@ static void test_vcpus(void **state)
 	fx_str("oops\n", "sys/kernel/debug/kvm/100-11/vcpu6/pid");
 	fx_str("555\n", "sys/kernel/debug/kvm/1000-11/vcpu8/pid"); /* pid 1000, not 100 */
 	n = names();
+	/* vCPUs only of a VM em_names_vm() has seen (it checks the pid's start time) */
+	assert_false(em_names_vcpu_by_id(n, 100, 2, &v));
+	assert_vm(n, 100, "sparse", EM_NAME_QEMU);
 	assert_true(em_names_vcpu_by_id(n, 100, 2, &v));
 	assert_int_equal(v.tid, 102);
 	assert_int_equal(v.index, 1);
@@ -722,6 +725,49 @@ static void test_labels_fill_and_show(void **state)
 	em_names_free(n);
 }
 
+/* Many keys in one read: one label each, sorted, whatever the row order. */
+static void test_labels_many(void **state)
+{
+	struct em_names *n;
+	struct em_snapshot s;
+	struct em_vmdiff_row *rows;
+	size_t i, k;
+	uint32_t v;
+
+	(void)state;
+	n = web01_run(&s);
+	for (v = 200; v-- > 0;) {
+		row(&s, 0x72, 100, v, 1);
+		row(&s, 0x7b, 100, v, 1);
+	}
+	for (v = 300; v < 400; v++)
+		row(&s, 0x72, v, 7, 1);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(em_labels_fill(&s, n), 0);
+		assert_int_equal(s.labels.n, 200 + 1 + 2 * 100);
+		for (i = 1; i < s.labels.n; i++)
+			assert_true(s.labels.v[i - 1].tgid < s.labels.v[i].tgid ||
+				    (s.labels.v[i - 1].tgid == s.labels.v[i].tgid &&
+				     s.labels.v[i - 1].vcpu < s.labels.v[i].vcpu));
+	}
+	assert_int_equal(em_labels_find(&s.labels, 100, 2)->index, 1);
+	assert_string_equal(em_labels_vm_name(&s.labels, 100), "web01");
+	/* the per-VM diff of the run with itself: 101 VMs, 300 vCPUs, all equal */
+	assert_int_equal(em_vmdiff_compute(&s, &s, NULL, 0, &rows, &k), 0);
+	assert_int_equal(k, 101 + 300);
+	assert_string_equal(rows[0].vm, "web01");
+	assert_int_equal(rows[0].vcpu, EM_ANY_VCPU);
+	assert_int_equal(rows[0].count_a, 400);
+	assert_int_equal(rows[0].count_b, 400);
+	assert_int_equal(rows[1].vcpu, 0);
+	assert_int_equal(rows[1].count_a, 2);
+	for (i = 0; i < k; i++)
+		assert_true(rows[i].pid_a && rows[i].pid_a == rows[i].pid_b && rows[i].count_a == rows[i].count_b);
+	free(rows);
+	em_snapshot_free(&s);
+	em_names_free(n);
+}
+
 static void test_labels_snapshot_file(void **state)
 {
 	struct em_names *n;
@@ -751,7 +797,7 @@ static void test_labels_snapshot_file(void **state)
 	assert_non_null(j);
 	json_object_set_new(json_array_get(j, 0), "name", json_string("evil\x1b]0;x\x07"));
 	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), 0);
-	assert_string_equal(back.labels.v[0].name, "evil?]0;x?");
+	assert_string_equal(em_labels_vm_name(&back.labels, 100), "evil?]0;x?");
 	json_object_set_new(json_array_get(j, 0), "source", json_string("made-up"));
 	assert_int_equal(em_labels_from_json(j, &back.labels, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "vms[0]: source"));
@@ -955,6 +1001,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vcpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_fill_and_show, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_labels_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_labels_snapshot_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vm_select, setup, teardown),
 		cmocka_unit_test(test_vmdiff),
