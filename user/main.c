@@ -108,6 +108,9 @@ static int save(const struct em_opts *o, const struct em_snapshot *s, bool force
 	return EM_EXIT_OK;
 }
 
+_Static_assert((int)EM_COLL_ATTACH_TP == (int)EM_ATTACH_TP && (int)EM_COLL_ATTACH_RAW_TP ==
+	       (int)EM_ATTACH_RAW_TP, "--attach maps onto em_collector_attach");
+
 static int cmd_run(const struct em_opts *o)
 {
 	struct em_snapshot cur, prev, view;
@@ -124,7 +127,10 @@ static int cmd_run(const struct em_opts *o)
 		fprintf(stderr, "exitmon: %s exists; use --force to overwrite it\n", o->save_path);
 		return EM_EXIT_FAIL;
 	}
-	col = em_collector_open(o, err, sizeof(err));
+	col = em_collector_open(&(struct em_collector_cfg){ .attach = (enum em_collector_attach)o->attach,
+		.isa = o->isa, .filters = o->filters, .max_keys = o->max_keys, .verbose = o->verbose,
+		.vm_globs = o->vm_globs, .nvm_globs = o->nvm_globs },
+		err, sizeof(err));
 	if (!col) {
 		fprintf(stderr, "exitmon: %s\n", err);
 		return EM_EXIT_FAIL;
@@ -135,6 +141,7 @@ static int cmd_run(const struct em_opts *o)
 	em_sysinfo_fill(&cur.meta);
 	cur.meta.filters = o->filters;
 	cur.meta.start_ns = real_ns();
+	snprintf(cur.meta.attach, sizeof(cur.meta.attach), "%s", em_collector_attach_name(col));
 	prev.meta = cur.meta;
 
 	signal(SIGINT, on_stop);

@@ -16,10 +16,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <jansson.h>
 #include "model.h"
 
+typedef struct json_t json_t; /* jansson's, without exposing <jansson.h> */
+
 #define EM_SNAPSHOT_FORMAT "exitmon-snapshot"
+/* hist_layout.scheme of version 2 files: the family of struct em_hist_layout */
+#define EM_SNAPSHOT_HIST_SCHEME "hdr-log2"
 /* Files larger than this are refused on load (a real one is < 10 MiB). */
 #define EM_SNAPSHOT_MAX_BYTES (256u << 20)
 

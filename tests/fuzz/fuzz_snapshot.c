@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
+#include <jansson.h>
 #include "user/snapshot.h"
 #include "user/diff.h"
 

@@ -10,8 +10,12 @@
 # Environment: VMTEST_EXITMON (exitmon binary; default: `make exitmon` at
 # the top), VMTEST_VMM (VMM binary; default: built here), VMTEST_WORK (work
 # dir; default: a new /tmp/exitmon-vmtest.*, kept for inspection),
-# VMTEST_BOOT_TIMEOUT (s per boot, default 180), VMTEST_NPT ("1 0").
-set -euo pipefail
+# VMTEST_BOOT_TIMEOUT (s per boot, default 180), VMTEST_NPT ("1 0"),
+# EXITMON_BOOT_RETRIES (hung boots retried in this tier, default 1; each
+# prints a "# RETRY" line that tests/run-all.sh counts against the budget).
+# No `set -e`: a result file missing after a stalled boot makes its checks
+# "not ok", and the other configuration still runs.
+set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -322,11 +326,22 @@ final_of() {
 }
 
 # ---- The configurations ----------------------------------------------------------
+retries=0
 for npt in $npt_configs; do
 	d=$work/npt$npt
 	P="npt=$npt"
 	brc=0
 	boot "$npt" "$d" || brc=$?
+	# Only a hang (timeout: 124, or 137 after the KILL) is retried; the
+	# hung boot's logs stay in $d.tryN.
+	while { [ "$brc" = 124 ] || [ "$brc" = 137 ]; } && [ "$retries" -lt "${EXITMON_BOOT_RETRIES:-1}" ]; do
+		retries=$((retries + 1))
+		rm -rf "$d.try$retries" && mv "$d" "$d.try$retries"
+		echo "# RETRY vm: $P boot hung (qemu status $brc, timeout ${boot_timeout}s); its logs: $d.try$retries; console tail:"
+		tail -n 5 "$d.try$retries/console.log" 2>/dev/null | tr -d '\r' | cut -c1-160 | sed 's/^/#   /'
+		brc=0
+		boot "$npt" "$d" || brc=$?
+	done
 	if [ "$brc" != 0 ] || ! grep -q '^@@VMTEST-DONE rc=0@@' "$d/console.log"; then
 		if grep -q '^@@VMTEST-KVM fail@@' "$d/console.log" 2>/dev/null; then
 			# QEMU's TCG -cpu max always offers SVM, so this is a real failure
