@@ -369,6 +369,16 @@ static void vcpu_text(char *buf, size_t len, uint32_t vcpu, int32_t index)
 		snprintf(buf, len, "%" PRId32 " (apic %" PRIu32 ")", index, vcpu);
 }
 
+int em_labels_pad(const char *s, int width)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		if ((*p & 0xc0) == 0x80)
+			width++; /* a continuation byte takes no column */
+	return width;
+}
+
 void em_labels_row_text(const struct em_labels *l, const struct em_row *r, char *vm, size_t vmlen,
 			char *vcpu, size_t vcpulen)
 {
@@ -755,7 +765,8 @@ void em_vmdiff_print(FILE *f, const struct em_snapshot *a, const struct em_snaps
 		char vm[EM_NAME_MAX], pa[32], pb[32], vc[32];
 
 		vmdiff_cols(d, vm, sizeof(vm), pa, pb, vc, sizeof(vc));
-		fprintf(f, "%-20s %8s %8s %-12s %12" PRIu64 " %12" PRIu64 " %+13" PRId64 "%s\n", vm, pa, pb, vc,
+		fprintf(f, "%-*s %8s %8s %-12s %12" PRIu64 " %12" PRIu64 " %+13" PRId64 "%s\n",
+			em_labels_pad(vm, 20), vm, pa, pb, vc,
 			d->count_a, d->count_b, (int64_t)(d->count_b - d->count_a),
 			d->pid_a && d->pid_b ? "" : d->pid_a ? "  only A" : "  only B");
 	}

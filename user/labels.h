@@ -84,6 +84,8 @@ void em_vm_select_free(struct em_vm_select *sel);
  */
 void em_labels_row_text(const struct em_labels *l, const struct em_row *r, char *vm, size_t vmlen,
 			char *vcpu, size_t vcpulen);
+/* printf width that pads the UTF-8 string s to width columns (counts characters, not bytes). */
+int em_labels_pad(const char *s, int width);
 /* Adds "vm" (and for vCPU rows "vcpu_index", "vcpu_tid") to a row object; 0 or -ENOMEM. */
 int em_labels_row_json(json_t *o, const struct em_labels *l, const struct em_row *r);
 

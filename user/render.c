@@ -214,7 +214,8 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 			fmt_us(a, sizeof(a), r->st.lat_count ? r->st.lat_sum / r->st.lat_count : 0,
 			       r->st.lat_count);
 			fmt_max(mx, sizeof(mx), r);
-			fprintf(f, "%-16s %8u %-12s %8s %-28s %12llu %7.2f %9s %10s\n", vm, r->tgid, vc,
+			fprintf(f, "%-*s %8u %-12s %8s %-28s %12llu %7.2f %9s %10s\n", em_labels_pad(vm, 16), vm,
+				r->tgid, vc,
 				em_reason_number(r->isa, r->reason, num, sizeof(num)),
 				row_name(r, name, sizeof(name)), (unsigned long long)r->st.count,
 				vm_total[r->vcpu == EM_ANY_VCPU] ?
