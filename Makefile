@@ -18,6 +18,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -I. -Ibpf
 
 # Pure logic, linked by the unit tests without libbpf or root.
 PURE_SRCS := user/model.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c user/names.c user/labels.c \
+             user/err.c user/safefile.c user/runloop.c \
              $(wildcard user/snapshot.c user/diff.c)
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(BUILD)/%.o)
 APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o

@@ -32,7 +32,7 @@ struct em_opts {
 	bool force;
 	const char *ready_file;
 	int verbose;
-	const char *sort;    /* diff --sort KEY */
+	int sort;            /* diff --sort KEY (enum em_diff_sort) */
 	const char *reason_args[EM_MAX_FILTER_REASONS]; /* --reason as typed */
 	unsigned nreason_args;
 	const char *files[2];
@@ -41,9 +41,18 @@ struct em_opts {
 	unsigned nvm_globs;
 };
 
+/* Limits of -i and -d, in seconds (documented in -h). */
+#define EM_INTERVAL_MIN 0.05
+#define EM_INTERVAL_MAX 86400.0
+#define EM_DURATION_MIN 0.05
+#define EM_DURATION_MAX (366 * 86400.0)
+
 /*
- * Parses argv. host_isa is used when --isa is absent (0 = unknown: names
- * then need --isa). Returns EM_EXIT_OK, or EM_EXIT_USAGE with one line in err.
+ * Parses argv against the command table in cli.c: each command accepts
+ * its own options plus the global ones (-o, --isa, -v, -h, -V), before
+ * or after the command word. host_isa is used when --isa is absent (0 =
+ * unknown: names then need --isa). Returns EM_EXIT_OK, or EM_EXIT_USAGE
+ * with one line in err.
  */
 int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, char *err,
 		 size_t errlen);
@@ -53,5 +62,15 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
  */
 int em_cli_resolve_reasons(struct em_opts *o, uint32_t isa, char *err, size_t errlen);
 void em_cli_usage(FILE *f);
+
+/*
+ * Bodies of show and diff on snapshots already loaded (pure: used by
+ * main and the command-line fuzzer). s is filtered in place. Return an
+ * exit status; the message, if any, is in err.
+ */
+struct em_snapshot;
+int em_cli_show(struct em_opts *o, struct em_snapshot *s, FILE *out, char *err, size_t errlen);
+int em_cli_diff(struct em_opts *o, const struct em_snapshot *a, const struct em_snapshot *b,
+		FILE *out, char *err, size_t errlen);
 
 #endif
