@@ -30,8 +30,12 @@ typedef struct json_t json_t; /* jansson's, without exposing <jansson.h> */
 #define EM_SNAPSHOT_MAX_BYTES (64u << 20)
 /* Parsing may take at most this many times the file's size (plus 1 MiB) in memory. */
 #define EM_PARSE_MEM_FACTOR 24
-/* At most this many rows: every dense slot plus the largest --max-keys breakdown. */
-#define EM_SNAPSHOT_MAX_ROWS (65536u + 1024u)
+/*
+ * At most this many rows. A live run holds the dense slots plus at most
+ * --max-keys breakdown keys and their per-VM sums; 2^20 leaves room for
+ * that and is about what EM_SNAPSHOT_MAX_BYTES of compact rows can hold.
+ */
+#define EM_SNAPSHOT_MAX_ROWS (1u << 20)
 
 /*
  * Writes s to path atomically through safefile.c (docs/files.md): the
