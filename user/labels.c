@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "labels.h"
@@ -94,18 +95,27 @@ const char *em_labels_vm_name(const struct em_labels *l, uint32_t tgid)
 	return e && e->name[0] ? e->name : NULL;
 }
 
+/* Room for one more of n elements of size bytes in *v (capacity *cap, doubled); 0 or -ENOMEM. */
+static int grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void **p = v, *nv;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	if (nc > SIZE_MAX / 2 / size || !(nv = realloc(*p, nc * size)))
+		return -ENOMEM;
+	*p = nv;
+	*cap = nc;
+	return 0;
+}
+
 /* Appends a blank label, leaving the order to the caller (sort_labels). */
 static struct em_label *label_append(struct em_labels *l, uint32_t tgid, uint32_t vcpu)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct em_label *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+		return NULL;
 	l->v[l->n] = (struct em_label){ .tgid = tgid, .vcpu = vcpu, .index = -1 };
 	return &l->v[l->n++];
 }
@@ -150,15 +160,8 @@ static int set_add(struct em_u32set *s, uint32_t x)
 
 	if (i < s->n && s->v[i] == x)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint32_t *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return -ENOMEM;
 	memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
 	s->v[i] = x;
 	s->n++;
@@ -563,15 +566,8 @@ struct vmd_list {
 
 static struct vmd_ent *vmd_add(struct vmd_list *l)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct vmd_ent *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (grow(&l->v, &l->cap, l->n, sizeof(*l->v)))
+		return NULL;
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
 	return &l->v[l->n++];
 }
