@@ -12,12 +12,18 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -987,8 +993,82 @@ static void test_cli_vm(void **state)
 }
 
 
-int main(void)
+/* ---- the real /proc ------------------------------------------------------ */
+
+/*
+ * The child of test_live_process: this binary run again as a "VMM" with
+ * -name on its command line and a thread named like QEMU's vCPU 3. It
+ * writes that thread's tid to fd 1 and sleeps until stdin closes.
+ */
+static void *live_vcpu(void *arg)
 {
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	(void)arg;
+	prctl(PR_SET_NAME, "CPU 3/KVM");
+	if (write(1, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(1);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static int live_child(void)
+{
+	pthread_t t;
+	char c;
+
+	if (pthread_create(&t, NULL, live_vcpu, NULL))
+		return 1;
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
+static void test_live_process(void **state)
+{
+	int to_child[2], from_child[2], st;
+	pid_t pid, tid = 0;
+	struct em_names *n = em_names_new("/");
+	struct em_vcpu_info v;
+
+	(void)state;
+	assert_non_null(n);
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		char *argv[] = { "exitmon-test-vmm", "--names-child", "-name", "guest=live,,1,debug-threads=on",
+				 NULL };
+
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	assert_int_equal(read(from_child[0], &tid, sizeof(tid)), sizeof(tid));
+	/* the real stat, cmdline and comm of a running process */
+	assert_string_equal(em_names_vm(n, (uint32_t)pid, NULL), "live,1");
+	assert_true(em_names_vcpu_by_tid(n, (uint32_t)pid, (uint32_t)tid, &v));
+	assert_int_equal(v.index, 3);
+	assert_int_equal(v.index_src, EM_VCPU_THREAD);
+	/* once it has exited its rows keep the name */
+	close(to_child[1]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_string_equal(em_names_vm(n, (uint32_t)pid, NULL), "live,1");
+	close(from_child[0]);
+	em_names_free(n);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--names-child"))
+		return live_child();
+	{
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_parse_qemu),
@@ -1009,7 +1089,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vm_select, setup, teardown),
 		cmocka_unit_test(test_vmdiff),
 		cmocka_unit_test(test_cli_vm),
+		cmocka_unit_test(test_live_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
+	}
 }
