@@ -15,7 +15,8 @@
 #     retry more than that themselves).
 # A skip is "ok N ... # SKIP" or cmocka 1.1.5's "not ok N # SKIP".
 # Tiers: unit (pure C), cli (exit codes, live run), bpf (BPF_PROG_TEST_RUN,
-# attach; root), fuzz (bounded), vm (nested KVM rig), kpatch (KVM patch),
+# attach; root), fuzz (bounded), serve (metrics endpoint, a real Prometheus),
+# vm (nested KVM rig), kpatch (KVM patch),
 # gate (this script's own failure modes, on fake tiers).
 # EXITMON_TIERS="unit cli" limits the run.
 # EXITMON_ALLOW_SKIP="TIER TIER:TEXT ..." allows, under CI=true, the skips of
@@ -26,7 +27,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 counts_file=tests/expected-counts
-all_tiers="unit cli bpf fuzz vm kpatch gate"
+all_tiers="unit cli bpf fuzz serve vm kpatch gate"
 tiers=${EXITMON_TIERS:-$all_tiers}
 allow=${EXITMON_ALLOW_SKIP:-}
 export EXITMON_BOOT_RETRIES=${EXITMON_BOOT_RETRIES:-1}
@@ -136,6 +137,7 @@ for t in $tiers; do
 	cli) if [ -f tests/cli/test_cli.sh ]; then run cli bash tests/cli/test_cli.sh; else gate_fail "tier cli: runner tests/cli/test_cli.sh missing"; fi ;;
 	bpf) if [ -x build/tests/test_bpf ]; then run bpf build/tests/test_bpf; else gate_fail "tier bpf: build/tests/test_bpf missing (make bpftest)"; fi ;;
 	fuzz) if grep -q '^fuzz-short:' tests/fuzz/fuzz.mk 2>/dev/null; then run fuzz make -s fuzz-short; else gate_fail "tier fuzz: no fuzz-short target in tests/fuzz/fuzz.mk"; fi ;;
+	serve) if [ -f tests/serve/run.sh ]; then run serve bash tests/serve/run.sh; else gate_fail "tier serve: runner tests/serve/run.sh missing"; fi ;;
 	vm) if [ -f tests/vm/run.sh ]; then run vm bash tests/vm/run.sh; else gate_fail "tier vm: runner tests/vm/run.sh missing"; fi ;;
 	kpatch) if [ -f tests/kpatch/run.sh ]; then run kpatch bash tests/kpatch/run.sh; else gate_fail "tier kpatch: runner tests/kpatch/run.sh missing"; fi ;;
 	gate) if [ -f tests/gate/test_gate.sh ]; then run gate bash tests/gate/test_gate.sh; else gate_fail "tier gate: runner tests/gate/test_gate.sh missing"; fi ;;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The libbpf side: pre-flight checks, load, attach, read the per-CPU maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -105,9 +105,10 @@ static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, con
 
 static const char *tracefs_root(void)
 {
-	if (!access("/sys/kernel/tracing/events/kvm/kvm_exit", F_OK))
+	/* AT_EACCESS: the effective ids and capabilities (CAP_DAC_READ_SEARCH under systemd) */
+	if (!faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
 		return "/sys/kernel/tracing";
-	if (!access("/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK))
+	if (!faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
 		return "/sys/kernel/debug/tracing";
 	return NULL;
 }

@@ -241,7 +241,7 @@ elif [ ! -r /sys/kernel/btf/vmlinux ]; then
 else
 	expect 0 "run -d 2 prints an empty table with the no-VM hint" "no VM exits seen" -- $EM run -d 2
 	expect 0 "bare exitmon with a reason filter runs" "no VM exits seen" -- $EM -d 1 --reason 1 --reason 0
-	$EM -d 1 -o json >"$tmp/j" 2>"$tmp/err"
+	$EM -d 2 -i 1 -o json >"$tmp/j" 2>"$tmp/err"
 	if [ $? -eq 0 ] && jq -e 'select(.type=="final") | .rows and .counters and .total' "$tmp/j" >/dev/null 2>&1; then
 		ok "json output is a final object readable by jq"
 	else
@@ -332,6 +332,46 @@ else
 	else
 		skipt "non-root is refused" "setpriv missing"
 	fi
+fi
+
+# ---- JSON interface (docs/json.md): real outputs against docs/*.schema.json
+# with python3-jsonschema (tests/schema/validate.sh installs it when missing)
+validate() { # DESCRIPTION FILE...
+	local desc=$1 out rc
+	shift
+	out=$(bash tests/schema/validate.sh --strict "$@" 2>&1)
+	rc=$?
+	if [ $rc = 77 ] && [ "${CI:-}" != true ]; then skipt "$desc" "$out"
+	elif [ $rc = 0 ]; then ok "$desc"
+	else notok "$desc" "$(printf '%s\n' "$out" | head -n 5)"; fi
+}
+c=tests/fuzz/corpus
+for f in vmx-small svm-breakdown svm-interval v1-vmx-small finer-layout extremes empty; do
+	$EM show $c/$f.json -o json >"$tmp/show-$f.json" 2>"$tmp/err" || echo "show $f failed: $(cat "$tmp/err")" >>"$tmp/show-errors"
+done
+if [ -s "$tmp/show-errors" ]; then notok "show -o json of the seed snapshots (v1 and v2)" "$(cat "$tmp/show-errors")"
+else ok "show -o json of the seed snapshots (v1 and v2)"; fi
+validate "show -o json output validates against docs/report.schema.json" "$tmp"/show-*.json
+$EM diff $c/finer-layout.json $c/svm-interval.json -o json >"$tmp/diff.json" 2>"$tmp/err"
+validate "diff -o json output validates against docs/diff.schema.json" "$tmp/diff.json"
+validate "the seed snapshots validate against docs/snapshot.schema.json" $c/*.json
+expect 0 "diff says a file was re-bucketed from another histogram layout" "re-bucketed exactly" -- \
+	$EM diff $c/finer-layout.json $c/vmx-small.json
+jq '.hist_layout.sub_bucket_bits = 2 | .hist_layout.buckets = 141' $c/vmx-small.json >"$tmp/coarse.json"
+expect 1 "a coarser histogram layout is refused, saying why" "cannot be split" -- $EM show "$tmp/coarse.json"
+# -o json errors stay one text line on stderr (docs/json.md, Errors); stdout stays empty
+$EM show "$tmp/missing.json" -o json >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q '^exitmon: ' "$tmp/err"; then
+	ok "-o json: an error is one text line on stderr, nothing on stdout"
+else
+	notok "-o json: an error is one text line on stderr, nothing on stdout" "rc=$rc" "$(head -3 "$tmp/out" "$tmp/err")"
+fi
+if [ -s "$tmp/j" ]; then
+	validate "run -o json lines validate against docs/report.schema.json" "$tmp/j"
+	validate "a saved snapshot validates against docs/snapshot.schema.json" "$tmp/a.json"
+else
+	skipt "run -o json lines and saved snapshots validate" "no live run here (needs root and BTF)"
 fi
 echo "1..$n"
 exit $failed

@@ -92,7 +92,7 @@ gate "a run that stops before its plan is complete and exits 1 fails twice" 1 \
 	'^not ok - vm: plan 1..3 but 1 test lines' FAKE_VM=die
 gate "... and the status without a failed test is reported" 1 \
 	'^not ok - vm exited with status 1 without a failed test' FAKE_VM=die
-gate "cmocka 1.1.5 'not ok N # SKIP' counts as a skip, not a failure" 0 \
+gate "cmocka 1.1.5's skip form (not ok N, SKIP directive) counts as a skip, not a failure" 0 \
 	'^11 passed, 0 failed, 1 skipped$' FAKE_BPF=skip
 gate "under CI=true a skip fails unless allowed" 1 \
 	'^not ok - bpf: skipped under CI=true, not allowed by EXITMON_ALLOW_SKIP: not ok 2 # SKIP needs root' \

@@ -24,6 +24,7 @@ run() { # run NAME CMD...
 load() { # load stock|patched [kvm params]
 	kind=$1 dir=/mods/$1; shift
 	rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null
+	bpf0=$(dmesg | grep -c 'BPF:')
 	grep -q '^irqbypass ' /proc/modules || insmod /mods/stock/irqbypass.ko
 	insmod $dir/kvm.ko "$@" || return 1
 	grep -q '^ccp ' /proc/modules || insmod /mods/stock/ccp.ko
@@ -33,7 +34,7 @@ load() { # load stock|patched [kvm params]
 	# and loads the module without it. The host checks every load.
 	btf=
 	for m in kvm kvm_amd; do [ -e /sys/kernel/btf/$m ] && btf="$btf,$m"; done
-	echo "@@load $kind btf=${btf#,} bpf_errors=$(dmesg | grep -c 'BPF:')"
+	echo "@@load $kind btf=${btf#,} bpf_errors=$(($(dmesg | grep -c 'BPF:') - bpf0))"
 	[ -c /dev/kvm ]
 }
 

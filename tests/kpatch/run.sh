@@ -185,11 +185,22 @@ else
 fi
 
 # --- 4. nested rig ----------------------------------------------------------
+# checks ARGS...: check.py's fixed list of checks; its exit status and
+# its number of lines are checked too (a crash is a failure).
+checks() {
+	local crc=0 want got
+	python3 "$HERE/check.py" "$@" >"$WORK/check.tap" || crc=$?
+	sub "$WORK/check.tap" "$crc" check.py
+	want=$(python3 "$HERE/check.py" --count)
+	got=$(grep -cE '^(not )?ok ' "$WORK/check.tap")
+	[ "$got" = "$want" ] || notok "check.py printed its fixed list of checks" "$want TAP lines" "$got"
+}
 # none STATUS REASON: the rig did not run: every check of check.py is
 # skipped (status 2) or failed, so the count never shrinks.
 none() {
-	python3 "$HERE/check.py" --none "$n" "$([ "$1" = 2 ] && echo skip || echo fail)" "$2" >"$WORK/check.tap"
-	sub "$WORK/check.tap" 0 check.py
+	local how=fail
+	[ "$1" != 2 ] || how=skip
+	checks --none "$n" "$how" "$2"
 	echo "1..$n"
 	exit $((fails > 0))
 }
@@ -282,12 +293,7 @@ while :; do
 	echo "# RETRY kpatch: L1 boot $attempt hung (no @@done after ${BOOT_TIMEOUT}s); its console: $WORK/console.$attempt.log; last lines:"
 	tail -n 5 "$WORK/console.$attempt.log" | tr -d '\r' | cut -c1-160 | sed 's/^/#   /'
 done
-crc=0
-python3 "$HERE/check.py" "$WORK/console.log" "$n" "$have_exitmon" "$have_l2" >"$WORK/check.tap" || crc=$?
-sub "$WORK/check.tap" "$crc" check.py
-want=$(python3 "$HERE/check.py" --count)
-got=$(grep -cE '^(not )?ok ' "$WORK/check.tap")
-[ "$got" = "$want" ] || notok "check.py printed its fixed list of checks" "$want TAP lines" "$got"
+checks "$WORK/console.log" "$n" "$have_exitmon" "$have_l2"
 echo "1..$n"
 [ "${KPATCH_KEEP:-0}" = 1 ] || rm -rf "$ir"
 exit $((fails > 0))
