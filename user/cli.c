@@ -37,6 +37,8 @@ void em_cli_usage(FILE *f)
 "                         (INVLPG, npf), repeatable or comma-separated\n"
 "  -p, --pid PID          only the VM process PID\n"
 "      --vcpu N           only vCPU N\n"
+"      --vm NAME          only the VMs named NAME (a glob; repeatable); follows\n"
+"                         VMs that start later (implies --per-vm)\n"
 "      --per-vm           break counts down per VM process\n"
 "      --per-vcpu         break counts down per VM process and vCPU\n"
 "      --max-keys N       size of the breakdown table (default 1024)\n"
@@ -172,7 +174,7 @@ enum em_opt {
 	OPT_INTERVAL, OPT_DURATION, OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_PER_VCPU,
 	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT_SORT,
 	OPT_OUTPUT, OPT_ISA, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_MAX_SERIES,
-	OPT_TEXTFILE,
+	OPT_TEXTFILE, OPT_VM,
 	OPT__MAX
 };
 
@@ -203,6 +205,7 @@ static const struct {
 	[OPT_LISTEN] = { "listen", 0, true },
 	[OPT_MAX_SERIES] = { "max-series", 0, true },
 	[OPT_TEXTFILE] = { "textfile", 0, true },
+	[OPT_VM] = { "vm", 0, true },
 };
 
 /* Option lists end with OPT__MAX. */
@@ -210,11 +213,11 @@ static const enum em_opt global_opts[] = { OPT_OUTPUT, OPT_ISA, OPT_VERBOSE, OPT
 					   OPT__MAX };
 static const enum em_opt run_opts[] = {
 	OPT_INTERVAL, OPT_DURATION, OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_PER_VCPU,
-	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT_TEXTFILE, OPT__MAX
+	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT_TEXTFILE, OPT_VM, OPT__MAX
 };
 static const enum em_opt serve_opts[] = {
 	OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_MAX_KEYS, OPT_ATTACH, OPT_READY, OPT_LISTEN,
-	OPT_MAX_SERIES, OPT__MAX
+	OPT_MAX_SERIES, OPT_VM, OPT__MAX
 };
 static const enum em_opt show_opts[] = { OPT_REASON, OPT__MAX };
 static const enum em_opt diff_opts[] = { OPT_REASON, OPT_SORT, OPT__MAX };
@@ -293,6 +296,13 @@ static int apply(struct em_opts *o, enum em_opt id, char *val, struct parse_stat
 		if (parse_u32(val, &v) || v >= EM_ANY_VCPU)
 			return fail(err, errlen, "invalid vCPU id '%s'", val);
 		o->filters.vcpu = v;
+		break;
+	case OPT_VM:
+		if (!*val || strlen(val) > 255)
+			return fail(err, errlen, "invalid --vm '%.40s' (a VM name or glob, 1..255 bytes)", val);
+		if (o->nvm_globs >= EM_MAX_VM_GLOBS)
+			return fail(err, errlen, "too many --vm (at most %d)", EM_MAX_VM_GLOBS);
+		o->vm_globs[o->nvm_globs++] = val;
 		break;
 	case OPT_PER_VM:
 		o->filters.per_vm = true;
@@ -528,8 +538,8 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 		if (ps.isa_given && host_isa && o->isa != host_isa)
 			return fail(err, errlen, "--isa %s does not match this CPU (%s): its reasons would never match",
 				    em_isa_name(o->isa), em_isa_name(host_isa));
-		if (o->filters.per_vcpu)
-			o->filters.per_vm = true; /* vCPU ids repeat across VMs */
+		if (o->filters.per_vcpu || o->nvm_globs)
+			o->filters.per_vm = true; /* vCPU ids repeat across VMs; --vm selects VM rows */
 		if (o->force && !o->save_path)
 			return fail(err, errlen, "--force only goes with --save");
 		return em_cli_resolve_reasons(o, o->isa, err, errlen);
@@ -537,6 +547,8 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 		if (ps.isa_given && host_isa && o->isa != host_isa)
 			return fail(err, errlen, "--isa %s does not match this CPU (%s): its reasons would never match",
 				    em_isa_name(o->isa), em_isa_name(host_isa));
+		if (o->nvm_globs)
+			o->filters.per_vm = true; /* --vm selects VM rows */
 		return em_cli_resolve_reasons(o, o->isa, err, errlen);
 	case EM_CMD_REASONS:
 		if (!o->isa)
@@ -608,5 +620,7 @@ struct em_collector_cfg em_cli_collector_cfg(const struct em_opts *o)
 		.filters = o->filters,
 		.max_keys = o->max_keys,
 		.verbose = o->verbose,
+		.vm_globs = o->vm_globs,
+		.nvm_globs = o->nvm_globs,
 	};
 }

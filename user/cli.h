@@ -39,6 +39,8 @@ struct em_opts {
 	unsigned nreason_args;
 	const char *files[2];
 	unsigned nfiles;
+	const char *vm_globs[EM_MAX_VM_GLOBS]; /* --vm NAME (glob) */
+	unsigned nvm_globs;
 	/* serve (user/serve.c) */
 	const char *listen;      /* --listen ADDR:PORT */
 	uint32_t max_series;     /* --max-series: VMs with their own vm label */

@@ -17,6 +17,8 @@
 #include "collector.h"
 #include "err.h"
 #include "sysinfo.h"
+#include "labels.h"
+#include "names.h"
 #include "exitmon.skel.h"
 
 /* the mode in use (AUTO and TP resolved) */
@@ -46,6 +48,9 @@ struct em_collector {
 	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
 	struct em_stats *bd_vals;
 	bool no_bd_batch;
+	/* VM/vCPU names of the breakdown rows and --vm, resolved in user space after each read */
+	struct em_names *names;
+	struct em_vm_select sel;
 };
 
 #define EM_BD_CHUNK 256u
@@ -608,6 +613,15 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	}
 	if (cfg->verbose)
 		print_map_bytes(c);
+	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
+		if (!(c->names = em_names_new("/"))) {
+			set_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < cfg->nvm_globs && i < EM_MAX_VM_GLOBS; i++)
+			c->sel.globs[c->sel.nglobs++] = cfg->vm_globs[i];
+		em_vm_select_start(&c->sel, c->names, stderr);
+	}
 	return c;
 fail:
 	em_collector_close(c);
@@ -889,7 +903,9 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 		s->counters[EM_CNT_EXITS] += s->rows[i].st.count;
 		s->counters[EM_CNT_ENTRIES] += s->rows[i].st.lat_count;
 	}
-	return 0;
+	if (c->names && !(rc = em_vm_select_apply(&c->sel, s, c->names, stderr)))
+		rc = em_labels_fill(s, c->names);
+	return rc;
 }
 
 void em_collector_close(struct em_collector *c)
@@ -899,6 +915,8 @@ void em_collector_close(struct em_collector *c)
 	if (c->row_of)
 		munmap((void *)c->row_of, c->row_of_len);
 	exitmon_bpf__destroy(c->skel);
+	em_names_free(c->names);
+	em_vm_select_free(&c->sel);
 	free(c->vals);
 	free(c->cnts);
 	free(c->keys);

@@ -24,6 +24,8 @@ struct em_collector_cfg {
 	struct em_filters filters;
 	uint32_t max_keys;          /* breakdown hash size */
 	int verbose;                /* libbpf's log on stderr */
+	const char *const *vm_globs; /* --vm: keep only VMs with these names (user/labels.c) */
+	size_t nvm_globs;
 };
 
 /*

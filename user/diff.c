@@ -519,7 +519,7 @@ static json_t *opt_str(const char *s)
 }
 
 static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, const struct em_snapshot *b,
-		      const char *name_b, const struct em_diff_row *rows, size_t n)
+		      const char *name_b, const struct em_diff_row *rows, size_t n, const struct em_diff_opts *o)
 {
 	struct param_change pc[2 * EM_MAX_PARAMS];
 	json_t *root, *jw, *jp, *jr;
@@ -565,6 +565,9 @@ static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, 
 		if (json_array_append_new(jr, o))
 			goto out;
 	}
+	/* per VM / vCPU, VMs matched by name (user/labels.c) */
+	if (json_object_set_new(root, "vms", em_vmdiff_json(a, b, o ? o->reasons : NULL, o ? o->nreasons : 0)))
+		goto out;
 	rc = json_dumpf(root, f, JSON_INDENT(2)) || fputc('\n', f) == EOF ? -EIO : 0;
 out:
 	json_decref(root);
@@ -584,10 +587,12 @@ int em_diff_print(FILE *out, const struct em_snapshot *a, const char *name_a, co
 		name_a = "A";
 	if (!name_b)
 		name_b = "B";
-	if (o && o->json)
-		rc = print_json(out, a, name_a, b, name_b, rows, n);
-	else
+	if (o && o->json) {
+		rc = print_json(out, a, name_a, b, name_b, rows, n, o);
+	} else {
 		print_table(out, a, name_a, b, name_b, rows, n);
+		em_vmdiff_print(out, a, b, o ? o->reasons : NULL, o ? o->nreasons : 0);
+	}
 	free(rows);
 	if (!rc && (fflush(out) || ferror(out)))
 		rc = -EIO;

@@ -27,11 +27,10 @@ void em_snapshot_free(struct em_snapshot *s)
 {
 	free(s->rows);
 	free(s->index);
-	free(s->vms);
 	s->rows = NULL;
 	s->index = NULL;
-	s->vms = NULL;
-	s->nrows = s->cap = s->index_cap = s->nindexed = s->nvms = 0;
+	s->nrows = s->cap = s->index_cap = s->nindexed = 0;
+	em_labels_free(&s->labels);
 }
 
 static bool same_key(const struct em_row *r, uint32_t isa, uint32_t reason, uint32_t tgid, uint32_t vcpu)
@@ -137,21 +136,13 @@ int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src)
 	dst->nrows = 0;
 	if ((rc = em_snapshot_reserve(dst, src->nrows)))
 		return rc;
-	if (src->nvms != dst->nvms) {
-		struct em_vm *v = realloc(dst->vms, (src->nvms ? src->nvms : 1) * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		dst->vms = v;
-		dst->nvms = src->nvms;
-	}
-	if (src->nvms)
-		memcpy(dst->vms, src->vms, src->nvms * sizeof(*dst->vms));
 	dst->meta = src->meta;
 	memcpy(dst->counters, src->counters, sizeof(dst->counters));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*dst->rows));
 	dst->nrows = src->nrows;
+	if (em_labels_copy(&dst->labels, &src->labels))
+		return -ENOMEM;
 	return reindex(dst, 0, NULL);
 }
 
@@ -277,6 +268,8 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		return -ENOMEM;
 	out->meta = cur->meta;
 	out->meta.interval = true;
+	if (em_labels_copy(&out->labels, &cur->labels))
+		return -ENOMEM;
 	for (i = 0; i < EM_CNT__MAX; i++)
 		out->counters[i] = cur->counters[i] - prev->counters[i];
 	for (i = 0; i < cur->nrows; i++) {

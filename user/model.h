@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include "exitmon.h"
 #include "hist.h"
+#include "labels.h"
 
 /* Snapshot file format written (1 is still read; docs/snapshots.md). */
 #define EM_FORMAT_VERSION 2
@@ -67,15 +68,6 @@ struct em_meta {
 };
 
 /*
- * Per-VM metadata, one entry per tgid (room for VM / vCPU names; not yet
- * filled by the collector nor written to JSON).
- */
-struct em_vm {
-	uint32_t tgid;
-	char name[64];
-};
-
-/*
  * Rows are an array (in insertion order, which is the file order of a
  * snapshot) plus an open-addressing hash index over the identity (isa,
  * reason, tgid, vcpu), so finding or adding a row is O(1) with 65,536 live
@@ -93,8 +85,7 @@ struct em_snapshot {
 	uint32_t *index;  /* slots: row index + 1, 0 = empty */
 	size_t index_cap; /* power of two, >= 2 * nindexed; 0 = none */
 	size_t nindexed;
-	size_t nvms;      /* per-VM metadata (struct em_vm), malloc'ed */
-	struct em_vm *vms;
+	struct em_labels labels; /* VM and vCPU names of the breakdown rows */
 };
 
 /* Names of enum em_counter, as in JSON output and snapshots. */

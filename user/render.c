@@ -195,12 +195,12 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 		const bool vcpu = v->meta.filters.per_vcpu;
 		uint64_t vm_total[2] = { 0, 0 }; /* this VM's per-vCPU rows, its per-VM rows */
 
-		fprintf(f, "\n%8s %6s %8s %-28s %12s %7s %9s %10s\n", "PID", vcpu ? "VCPU" : "",
-			"REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
+		fprintf(f, "\n%-16s %8s %-12s %8s %-28s %12s %7s %9s %10s\n", "VM", "PID",
+			vcpu ? "VCPU" : "", "REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
 
 		for (i = 0; i < nb; i++) {
 			const struct em_row *r = brows[i];
-			char a[32], mx[32], vc[16] = "";
+			char a[32], mx[32], vc[48], vm[EM_NAME_MAX];
 			size_t j;
 
 			/* rows are sorted by tgid: sum each VM's group once, at its first row */
@@ -209,12 +209,13 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 				for (j = i; j < nb && brows[j]->tgid == r->tgid; j++)
 					vm_total[brows[j]->vcpu == EM_ANY_VCPU] += brows[j]->st.count;
 			}
-			if (r->vcpu != EM_ANY_VCPU)
-				snprintf(vc, sizeof(vc), "%u", r->vcpu);
+			/* names (user/labels.c): the VM, and the vCPU index with its APIC ID */
+			em_labels_row_text(&v->labels, r, vm, sizeof(vm), vc, sizeof(vc));
 			fmt_us(a, sizeof(a), r->st.lat_count ? r->st.lat_sum / r->st.lat_count : 0,
 			       r->st.lat_count);
 			fmt_max(mx, sizeof(mx), r);
-			fprintf(f, "%8u %6s %8s %-28s %12llu %7.2f %9s %10s\n", r->tgid, vc,
+			fprintf(f, "%-*s %8u %-12s %8s %-28s %12llu %7.2f %9s %10s\n", em_labels_pad(vm, 16), vm,
+				r->tgid, vc,
 				em_reason_number(r->isa, r->reason, num, sizeof(num)),
 				row_name(r, name, sizeof(name)), (unsigned long long)r->st.count,
 				vm_total[r->vcpu == EM_ANY_VCPU] ?
@@ -348,6 +349,7 @@ json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, ch
 		{ "hist", hist_json(st) },
 	};
 	size_t n = 11;
+	json_t *obj;
 
 	if (derived) {
 		m[n++] = (struct jmember){ "lat_avg_ns", em_json_u64(have ? st->lat_sum / st->lat_count : 0) };
@@ -366,7 +368,14 @@ json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, ch
 								   100.0 * st->count / o->total : 0.0) };
 		m[n++] = (struct jmember){ "idle", json_boolean(row_idle(r)) };
 	}
-	return jset_all(json_object(), m, n, err, errlen);
+	obj = jset_all(json_object(), m, n, err, errlen);
+	/* names of a breakdown row (user/labels.c): vm, and vcpu_index / vcpu_tid */
+	if (obj && o && o->labels && em_labels_row_json(obj, o->labels, r)) {
+		json_decref(obj);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return obj;
 }
 
 json_t *em_json_counters(const uint64_t *counters, char *err, size_t errlen)
@@ -387,7 +396,7 @@ static json_t *ns_json(double s)
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
 	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
-	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s };
+	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s, .labels = &v->labels };
 	json_t *root, *rows = json_array(), *tot;
 	struct em_row busy;
 	char err[128];

@@ -50,12 +50,14 @@ struct em_json_row_opts {
 	bool derived;     /* add the report fields (averages, percentiles, rate, share) */
 	double period_s;  /* for rate_per_s */
 	uint64_t total;   /* exits of the view, for pct */
+	const struct em_labels *labels; /* names of breakdown rows: vm, vcpu_index, vcpu_tid; NULL = none */
 };
 /*
  * One row: identity, stored stats and the sparse histogram ([bucket,
  * count] pairs) as in snapshots; with o->derived also lat_avg_ns,
  * lat_p50_ns, lat_p99_ns, lat_min_approx, lat_max_approx, rate_per_s,
- * pct, idle. Without, the approx flags appear only when set. NULL with
+ * pct, idle; with o->labels the names of a breakdown row (vm, and for a
+ * vCPU row vcpu_index, vcpu_tid). Without, the approx flags appear only when set. NULL with
  * err set when a value does not fit (above INT64_MAX) or on ENOMEM.
  */
 json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, char *err, size_t errlen);

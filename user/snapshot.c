@@ -194,6 +194,9 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 	for (r = 0; r < s->nrows; r++)
 		if ((rc = row_to_json(rows, &s->rows[r], r, c)))
 			goto out;
+	/* VM and vCPU names (user/labels.c); only when the run had any */
+	if (s->labels.n && (rc = set(root, "vms", em_labels_to_json(&s->labels), c)))
+		goto out;
 	*out = root;
 	return 0;
 out:
@@ -702,6 +705,9 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 	}
 	if ((rc = check_totals(s, c)))
 		return rc;
+	v = json_object_get(root, "vms"); /* optional: runs without names have none */
+	if (v && (rc = em_labels_from_json(v, &s->labels, c->err, c->errlen)))
+		return rc;
 	return check_duplicates(s, c);
 }
 
@@ -892,5 +898,5 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))
 			return false;
 	}
-	return true;
+	return em_labels_equal(&a->labels, &b->labels);
 }

@@ -269,9 +269,19 @@ WRAP
 	"${t[@]}" kill-server 2>/dev/null
 }
 
+# VM and vCPU names (docs/snapshots.md "vms"): the seed run names pid 4242
+names=tests/fuzz/corpus/svm-names.json
+expect 0 "show prints the VM name and the vCPU index with its APIC ID" \
+	"^web,01 é +4242 1 \(apic 2\) +0x72 CPUID" -- $EM show "$names"
+sed 's/4242/5555/g' "$names" >"$tmp/names-b.json"
+expect 0 "diff matches a VM by name across pids" "^web,01 é +4242 +5555 +30 +30 +\+0$" -- \
+	$EM diff "$names" "$tmp/names-b.json"
+expect 2 "empty --vm is a usage error" "invalid --vm" -- $EM --vm ''
+expect 2 "--vm is for run only" "'--vm' does not apply to show" -- $EM show "$names" --vm web
+
 if [ "$(id -u)" -ne 0 ]; then
 	for t in "run -d 2 prints an empty table with the no-VM hint" "json output" \
-		"save/show/diff" "refuses to overwrite" "non-root is refused" \
+		"save/show/diff" "refuses to overwrite" "non-root is refused" "run --vm without a match" \
 		"symlink replaced, not its target" "signals at the start save" "SIGKILL leaves no temporary" \
 		"EPIPE stops and saves" "write errors of run" "-p warnings" "${LIVE_TESTS[@]}"; do
 		skipt "$t" "needs root"
@@ -309,6 +319,8 @@ else
 		notok "the final save replaces the run's own earlier save" "rc=$rc" "$(cat "$tmp/u.err")"
 	fi
 	expect 0 "diff of two snapshots" "a.json" -- $EM diff "$tmp/a.orig" "$tmp/a.json"
+	expect 0 "run --vm says when no running VM matches yet" "--vm nomatch\*: no running VM matches yet" -- \
+		$EM run -d 1 --vm 'nomatch*'
 	# --force replaces a symlink itself, never its target
 	expect 0 "--save --force replaces a symlink, not its target" "saved" -- $EM run -d 0.2 -s "$tmp/link" --force
 	if [ -f "$tmp/link" ] && [ ! -L "$tmp/link" ] && [ "$(cat "$tmp/keep")" = keep ]; then

@@ -3,8 +3,9 @@
  * Writes the seed corpus of fuzz_snapshot with the real save code:
  *   gen_seeds DIR   (make -f tests/fuzz/fuzz.mk fuzz-seeds)
  * Small, real-shaped runs: a VMX host, an SVM host with per-VM/per-vCPU
- * rows and filters, an empty run, one with the overflow row and extreme
- * values, one interval with approximate bounds; and, rewritten from the
+ * rows and filters, one with VM/vCPU names, an empty run, one with the
+ * overflow row and extreme values, one interval with approximate bounds;
+ * and, rewritten from the
  * first, a version 1 file and one recorded with a finer histogram layout.
  */
 #include <stdio.h>
@@ -176,6 +177,26 @@ int main(int argc, char **argv)
 		em_stats_add_latency(&r->st, 1500 + 1000 * i, 400 + i);
 	}
 	save(argv[1], "svm-breakdown.json", &s);
+
+	/* names of the breakdown rows ("vms", user/labels.c) */
+	host(&s, EM_ISA_SVM);
+	s.meta.filters.per_vm = s.meta.filters.per_vcpu = true;
+	row(&s, EM_ISA_SVM, 0x72, EM_ANY_PID, EM_ANY_VCPU, 30);
+	row(&s, EM_ISA_SVM, 0x72, 4242, 0, 10);
+	row(&s, EM_ISA_SVM, 0x72, 4242, 2, 20);
+	{
+		static struct em_label names[] = {
+			/* sorted by (tgid, vcpu), as em_labels keeps them */
+			{ .tgid = 4242, .vcpu = 0, .src = EM_VCPU_THREAD, .index = 0, .tid = 4250 },
+			{ .tgid = 4242, .vcpu = 2, .src = EM_VCPU_THREAD, .index = 1, .tid = 4251 },
+			{ .tgid = 4242, .vcpu = EM_ANY_VCPU, .name = "web,01 \xc3\xa9", .src = EM_NAME_QEMU, .index = -1 },
+			{ .tgid = 4300, .vcpu = EM_ANY_VCPU, .src = EM_NAME_NONE, .index = -1 },
+		};
+
+		if (em_labels_copy(&s.labels, &(struct em_labels){ .n = 4, .v = names }))
+			abort();
+	}
+	save(argv[1], "svm-names.json", &s);
 
 	host(&s, EM_ISA_VMX);
 	s.meta.nparams = 0;

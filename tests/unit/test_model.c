@@ -306,15 +306,14 @@ static void test_copy_and_delta_reuse(void **state)
 	assert_int_equal(out.rows[3].st.lat_max, 7);
 	assert_null(em_snapshot_find(&out, EM_ISA_VMX, 49, 19, 0));
 	rows = b.rows;
-	a.vms = calloc(2, sizeof(*a.vms)); /* per-VM metadata travels with the copy */
-	assert_non_null(a.vms);
-	a.nvms = 2;
-	a.vms[1].tgid = 77;
-	strcpy(a.vms[1].name, "vm-77");
+	a.labels.v = calloc(1, sizeof(*a.labels.v)); /* per-VM names (labels.h) travel with the copy */
+	assert_non_null(a.labels.v);
+	a.labels.n = a.labels.cap = 1;
+	a.labels.v[0] = (struct em_label){ .tgid = 77, .vcpu = EM_ANY_VCPU, .name = "vm-77", .index = -1 };
 	assert_int_equal(em_snapshot_copy(&b, &a), 0);
 	assert_ptr_equal(b.rows, rows);
-	assert_int_equal(b.nvms, 2);
-	assert_string_equal(b.vms[1].name, "vm-77");
+	assert_int_equal(b.labels.n, 1);
+	assert_string_equal(em_labels_vm_name(&b.labels, 77), "vm-77");
 	assert_int_equal(em_snapshot_find(&b, EM_ISA_VMX, 3, 0, 0)->st.count, 2);
 	em_snapshot_free(&a);
 	em_snapshot_free(&b);

@@ -174,11 +174,11 @@ static void test_breakdown_table(void **state)
 	r = em_snapshot_row(&s, EM_ISA_SVM, 0x7b, 77, 0);
 	r->st.count = 100;
 	t = render_table(&s, &ctx);
-	/* "% PID": shares within one VM, per-vCPU rows and per-VM rows apart */
-	assert_non_null(strstr(t, "    4242      0     0x72 CPUID                                 300   33.33"));
-	assert_non_null(strstr(t, "    4242      1     0x72 CPUID                                 600   66.67"));
-	assert_non_null(strstr(t, "    4242            0x72 CPUID                                 900  100.00"));
-	assert_non_null(strstr(t, "      77      0     0x7b IOIO                                  100  100.00"));
+	/* "% PID": shares within one VM, per-vCPU rows and per-VM rows apart; no names: "-" and apic ids */
+	assert_non_null(strstr(t, "-                    4242 apic 0           0x72 CPUID                                 300   33.33"));
+	assert_non_null(strstr(t, "-                    4242 apic 1           0x72 CPUID                                 600   66.67"));
+	assert_non_null(strstr(t, "-                    4242                  0x72 CPUID                                 900  100.00"));
+	assert_non_null(strstr(t, "-                      77 apic 0           0x7b IOIO                                  100  100.00"));
 	free(t);
 	em_snapshot_free(&s);
 }

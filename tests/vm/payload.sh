@@ -8,7 +8,7 @@
 # Parameters come from /vmtest-params.sh, written by run.sh:
 #   VT_CASES  space-separated case names to run, in order
 #   VT_<case>_VMM   VMM arguments;  VT_<case>_EM  extra exitmon arguments
-#   VT_<case>_KIND  single | pid  (pid: two VMMs, exitmon -p on the first)
+#   VT_<case>_KIND  single | pid | vm  (pid, vm: two VMMs; pid: exitmon -p on the first)
 #   VT_<case>_VMM2  arguments of the second VMM (kind pid)
 #   VT_SEED_WORKLOAD  workload for the seed-experiment case
 set -u
@@ -123,7 +123,7 @@ run_case() {
 	lat=0
 	case " ${VT_LAT_CASES:-} " in *" $c "*) lat_on && lat=1 ;; esac
 	t0=$(now_ms)
-	if [ "$kind" = pid ]; then
+	if [ "$kind" = pid ] || [ "$kind" = vm ]; then
 		rm -f "$W/go"
 		# shellcheck disable=SC2086
 		vmm --timeout "$VMM_TIMEOUT" $vargs --wait-file "$W/go" >"$W/$c.vmm" 2>&1 &
@@ -131,8 +131,11 @@ run_case() {
 		# shellcheck disable=SC2086
 		vmm --timeout "$VMM_TIMEOUT" $vargs2 --wait-file "$W/go" >"$W/$c.vmm2" 2>&1 &
 		p2=$!
+		# pid: exitmon -p on the first guest; vm: its --vm options choose
+		sel="-p $p1"
+		[ "$kind" = vm ] && sel=
 		# shellcheck disable=SC2086
-		start_exitmon "$c" -p "$p1" $eargs
+		start_exitmon "$c" $sel $eargs
 		if [ "$em_ready" = 1 ]; then
 			step "exitmon ready, guests start"
 			touch "$W/go"
@@ -167,7 +170,7 @@ run_case() {
 	emit "$c.exitmon" "$W/$c.exitmon"
 	emit "$c.exitmon.err" "$W/$c.exitmon.err"
 	emit "$c.vmm" "$W/$c.vmm"
-	[ "$kind" = pid ] && emit "$c.vmm2" "$W/$c.vmm2"
+	[ -n "$vargs2" ] && emit "$c.vmm2" "$W/$c.vmm2"
 	emit "$c.hist" "$W/$c.hist"
 	emit_str "$c.meta" "ready=$em_ready em_rc=$em_rc vmm_rc=$vmm_rc vmm2_rc=$vmm2_rc wall_ms=$((t1 - t0))"
 }

@@ -67,6 +67,10 @@ RIG_PAGED_N=100 RIG_PAGED_M=10 RIG_PAGED_K=20 RIG_PAGED_L=30
 REAL_N=100000 REAL_M=1000
 PAGED_N=1000 PAGED_M=100 PAGED_K=2000 PAGED_L=1500
 VCPU_V=2 VCPU_N=2000 VCPU_M=50 VCPU_K=300 VCPU_L=200
+# vcpus case: named like a libvirt QEMU guest (",," is a comma), KVM vcpu_id = index * 2
+VCPU_NAME='web,01' VCPU_QEMU_NAME='guest=web,,01,debug-threads=on' VCPU_STRIDE=2
+# names are read while a VM lives: its vCPU threads linger, exitmon reads every 0.25 s
+NAME_LINGER='--linger-ms 2000' NAME_EM='-i 0.25'
 PID_A_N=3000 PID_A_M=30 PID_B_N=5000 PID_B_M=70
 REASON_N=4000 REASON_M=40
 SEED_N=2000 SEED_M=20 SEED_K=100 SEED_L=50
@@ -77,14 +81,18 @@ write_params() {
 VT_RIG_CASES='rig_real rig_paged'
 VT_rig_real_VMM='--mode real -n $RIG_REAL_N -m $RIG_REAL_M'
 VT_rig_paged_VMM='--mode paged -n $RIG_PAGED_N -m $RIG_PAGED_M -k $RIG_PAGED_K -l $RIG_PAGED_L'
-VT_CASES='real paged vcpus pid reason tp'
+VT_CASES='real paged vcpus pid vm reason tp'
 VT_real_VMM='--mode real -n $REAL_N -m $REAL_M'
 VT_paged_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
-VT_vcpus_VMM='--mode paged --vcpus $VCPU_V -n $VCPU_N -m $VCPU_M -k $VCPU_K -l $VCPU_L'
-VT_vcpus_EM='--per-vcpu'
+VT_vcpus_VMM='--mode paged --vcpus $VCPU_V -n $VCPU_N -m $VCPU_M -k $VCPU_K -l $VCPU_L -name $VCPU_QEMU_NAME --vcpu-id-stride $VCPU_STRIDE $NAME_LINGER'
+VT_vcpus_EM='--per-vcpu $NAME_EM'
 VT_pid_KIND=pid
 VT_pid_VMM='--mode real -n $PID_A_N -m $PID_A_M'
 VT_pid_VMM2='--mode real -n $PID_B_N -m $PID_B_M'
+VT_vm_KIND=vm
+VT_vm_VMM='--mode real -n $PID_A_N -m $PID_A_M -name guest=alpha $NAME_LINGER'
+VT_vm_VMM2='--mode real -n $PID_B_N -m $PID_B_M -name beta $NAME_LINGER'
+VT_vm_EM='--vm alpha $NAME_EM'
 VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
 VT_reason_EM='--reason CPUID --reason HLT'
 VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
@@ -479,13 +487,19 @@ for npt in $npt_configs; do
 	pid=$(vmm_pid "$d/$c.vmm")
 	check_mix "$P $c total" "$f" "$npt" "$((VCPU_V * VCPU_N))" "$((VCPU_V * VCPU_M))" \
 		"$((VCPU_V * VCPU_K))" "$((VCPU_V * (VCPU_L + 1) - 1))" "$VCPU_V"
+	# rows are keyed by KVM's vcpu_id (index * VCPU_STRIDE); names give the index
 	for ((v = 0; v < VCPU_V; v++)); do
-		check_mix "$P $c" "$f" "$npt" "$VCPU_N" "$VCPU_M" "$VCPU_K" "$VCPU_L" 1 "${pid:-0}" "$v"
+		id=$((v * VCPU_STRIDE))
+		check_mix "$P $c" "$f" "$npt" "$VCPU_N" "$VCPU_M" "$VCPU_K" "$VCPU_L" 1 "${pid:-0}" "$id"
 		tid=$(vmm_tid_of "$d/$c.vmm" "$v")
-		ex=$(jsum "$f" count "${pid:-0}" "$v")
+		ex=$(jsum "$f" count "${pid:-0}" "$id")
 		check "$P $c: vCPU $v paired exits == its exits - 1 (final HLT)" "$((ex - 1))" \
-			"$(jsum "$f" lat_count "${pid:-0}" "$v")"
-		vs_ftrace "$P $c vCPU $v (tid $tid)" "$f" "$d/$c.hist" "${pid:-0}" "$v" "$tid"
+			"$(jsum "$f" lat_count "${pid:-0}" "$id")"
+		vs_ftrace "$P $c vCPU $v (tid $tid)" "$f" "$d/$c.hist" "${pid:-0}" "$id" "$tid"
+		check "$P $c: vCPU rows of vcpu_id $id name the VM, index $v, thread $tid" \
+			"[{\"vm\":\"$VCPU_NAME\",\"vcpu_index\":$v,\"vcpu_tid\":$tid}]" \
+			"$(jq -c --argjson t "${pid:-0}" --argjson id "$id" \
+				'[.rows[] | select(.tgid == $t and .vcpu == $id) | {vm, vcpu_index, vcpu_tid}] | unique' "$f")"
 	done
 	check "$P $c: per-vCPU counts sum to the totals" "$(jsum "$f" count)" \
 		"$(jq -r '[.rows[] | select(.tgid != 0 and .vcpu != -1) | .count] | add // 0' "$f")"
@@ -502,6 +516,22 @@ for npt in $npt_configs; do
 		"$(hist_count "$d/$c.hist" $R_CPUID "$tids_b")"
 	check_mix "$P $c -p first guest" "$f" "$npt" "$PID_A_N" "$PID_A_M" - -
 	vs_ftrace "$P $c -p (tid $tids_a)" "$f" "$d/$c.hist" 0 -1 "$tids_a"
+
+	# vm: two guests at once, exitmon --vm alpha: only alpha's exits count.
+	c=vm
+	final_of "$d" "$c"
+	pid=$(vmm_pid "$d/$c.vmm")
+	pid2=$(vmm_pid "$d/$c.vmm2")
+	check_mix "$P $c --vm alpha: totals" "$f" "$npt" "$PID_A_N" "$PID_A_M" - -
+	check_mix "$P $c --vm alpha: its VM row" "$f" "$npt" "$PID_A_N" "$PID_A_M" - - 1 "${pid:-0}" -1
+	check "$P $c: only alpha's rows (pid $pid), named" "[{\"tgid\":${pid:-0},\"vm\":\"alpha\"}]" \
+		"$(jq -c '[.rows[] | select(.tgid != 0) | {tgid, vm}] | unique' "$f")"
+	check_true "$P $c: beta's exits (pid $pid2) counted as filtered (>= $((PID_B_N + PID_B_M + 1)))" \
+		"filtered=$(jq -r '.counters.filtered' "$f")" \
+		test "$(jq -r '.counters.filtered // 0' "$f")" -ge $((PID_B_N + PID_B_M + 1))
+	# at start if the VM existed by then, else when it first shows up
+	check_true "$P $c: exitmon says which pid --vm alpha matched" "$(head -c 300 "$d/$c.exitmon.err")" \
+		grep -qxE "exitmon: --vm: (matched|now following) pid ${pid:-x} \(alpha\)" "$d/$c.exitmon.err"
 
 	# reason: --reason CPUID --reason HLT keeps only those two.
 	c=reason

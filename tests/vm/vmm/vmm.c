@@ -11,6 +11,13 @@
  * On SVM this gives exactly CPUID(0x72)=N, IOIO(0x7b)=M, HLT(0x78)=1 and,
  * with npt=0 only, INVLPG(0x79)=K and CR3 write(0x13)=L+1 per vCPU.
  *
+ * Names as QEMU gives them, for exitmon's VM/vCPU names: vCPU threads are
+ * "CPU <i>/KVM", and "-name guest=NAME,..." is accepted (and ignored).
+ * --vcpu-id-stride S gives vCPU i the KVM vcpu_id i*S (the APIC ID of a
+ * sparse topology), so the tracepoint's vcpu_id differs from the index.
+ * --linger-ms MS keeps each vCPU thread (and so the process) alive MS ms
+ * after its hlt, for a tool that resolves names while the VM runs.
+ *
  * No in-kernel irqchip: the final hlt exits to user space (KVM_EXIT_HLT)
  * and the vCPU is never entered again, so its last exit has no kvm_entry.
  *
@@ -37,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -139,7 +147,9 @@ static struct {
 	uint32_t n, m, k, l, port;
 	const char *wait_file;
 	unsigned timeout_s;
-} opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10, .timeout_s = 120 };
+	unsigned id_stride;
+	unsigned linger_ms;
+} opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10, .timeout_s = 120, .id_stride = 1 };
 
 /* Set by the watchdog; vCPU threads then leave KVM_RUN and report. */
 static volatile sig_atomic_t timed_out;
@@ -178,7 +188,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vmm [--mode real|paged] [-n CPUIDS] [-m OUTS] [-k INVLPGS]\n"
 		"           [-l CR3_WRITES] [--port P] [--vcpus V] [--wait-file F]\n"
-		"           [--timeout SEC]  (default 120; 0 = none)\n");
+		"           [--timeout SEC]  (default 120; 0 = none)\n"
+		"           [-name guest=NAME,...] [--vcpu-id-stride S] [--linger-ms MS]\n");
 	exit(2);
 }
 
@@ -312,8 +323,16 @@ static void vcpu_body(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "CPU %u/KVM", v->id); /* QEMU's vCPU thread name */
+	prctl(PR_SET_NAME, name);
 	vcpu_body(v);
+	if (opt.linger_ms) {
+		const struct timespec linger = { opt.linger_ms / 1000, (opt.linger_ms % 1000) * 1000000L };
+
+		nanosleep(&linger, NULL);
+	}
 	__atomic_store_n(&v->done, 1, __ATOMIC_RELEASE); /* for the watchdog, whatever the outcome */
 	return NULL;
 }
@@ -356,6 +375,14 @@ int main(int argc, char **argv)
 				usage();
 		} else if (!strcmp(a, "--timeout")) {
 			opt.timeout_s = num(val);
+		} else if (!strcmp(a, "-name")) {
+			/* QEMU's option; the name is read from /proc/PID/cmdline */
+		} else if (!strcmp(a, "--vcpu-id-stride")) {
+			opt.id_stride = num(val);
+			if (opt.id_stride < 1 || opt.id_stride > 16)
+				usage();
+		} else if (!strcmp(a, "--linger-ms")) {
+			opt.linger_ms = num(val);
 		} else if (!strcmp(a, "--wait-file")) {
 			opt.wait_file = val;
 		} else {
@@ -427,7 +454,7 @@ int main(int argc, char **argv)
 		struct vcpu *v = &vcpus[i];
 
 		v->id = i;
-		v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)i * opt.id_stride);
 		if (v->fd < 0)
 			die("KVM_CREATE_VCPU");
 		v->run = mmap(NULL, (size_t)run_size, PROT_READ | PROT_WRITE,
