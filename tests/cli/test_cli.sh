@@ -57,6 +57,8 @@ expect 1 "non-JSON snapshot: one line naming the file" "garbage.json" -- $EM sho
 expect 1 "missing snapshot file" "missing.json" -- $EM show "$tmp/missing.json"
 
 # --- build hygiene (issue 14): checked with make -n, nothing is rebuilt ----
+# (as typed in a shell, not with the flags of a make that runs this tier)
+make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
 if make -n -B CFLAGS='-O1 -g' build/err.o 2>/dev/null | grep -q -- '-Ibpf.*-O1 -g.*-MMD -MP'; then
 	ok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files"
 else notok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files" "$(make -n -B CFLAGS='-O1 -g' build/err.o 2>&1)"; fi
@@ -73,6 +75,8 @@ if ! cc -std=gnu11 -fsyntax-only -Iuser -Ibpf "$tmp/inc.c" 2>/dev/null &&
    printf '#include "snapshot.h"\n' | cc -std=gnu11 -fsyntax-only -Iuser -Ibpf -x c - 2>/dev/null; then
 	ok "snapshot.h builds on its own and does not expose <jansson.h>"
 else notok "snapshot.h builds on its own and does not expose <jansson.h>"; fi
+
+unset -f make
 
 # --- README's first two commands: as root without sudo, and through sudo --
 # (stubs of sudo, apt-get, make and ./exitmon record what ran, and how)
