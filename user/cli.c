@@ -48,6 +48,18 @@ void em_cli_usage(FILE *f)
 "      --attach MODE      auto (default), raw_tp or tp\n"
 "      --ready-file PATH  create PATH (which must not exist) once tracing has\n"
 "                         started\n"
+"      --textfile DIR     also write DIR/exitmon.prom (Prometheus text format,\n"
+"                         for node_exporter's textfile collector) every\n"
+"                         interval, atomically (write, then rename)\n"
+"Serve options (exitmon serve: Prometheus / OpenMetrics endpoint, needs root;\n"
+"the maps are read on each scrape of /metrics, / links to it):\n"
+"      --listen ADDR:PORT numeric address and port (default 127.0.0.1:10283;\n"
+"                         [::1]:PORT for IPv6, 0.0.0.0:PORT for every interface)\n"
+"      --per-vm           add a vm label (the VM's pid) to the exit series\n"
+"      --max-series N     at most N VMs get their own vm label (default 64,\n"
+"                         1..65536); later VMs are summed into vm=\"other\"\n"
+"  -r, --reason R, -p PID, --vcpu N, --max-keys N, --attach MODE,\n"
+"      --ready-file PATH  as for run\n"
 "Show and diff options:\n"
 "  -r, --reason R         only these exit reasons\n"
 "      --sort KEY         diff order: delta (default), count, name, reason, ratio\n"
@@ -159,7 +171,8 @@ static int add_reasons(struct em_opts *o, char *arg, char *err, size_t errlen)
 enum em_opt {
 	OPT_INTERVAL, OPT_DURATION, OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_PER_VCPU,
 	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT_SORT,
-	OPT_OUTPUT, OPT_ISA, OPT_VERBOSE, OPT_HELP, OPT_VERSION,
+	OPT_OUTPUT, OPT_ISA, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_LISTEN, OPT_MAX_SERIES,
+	OPT_TEXTFILE,
 	OPT__MAX
 };
 
@@ -187,6 +200,9 @@ static const struct {
 	[OPT_VERBOSE] = { "verbose", 'v', false },
 	[OPT_HELP] = { "help", 'h', false },
 	[OPT_VERSION] = { "version", 'V', false },
+	[OPT_LISTEN] = { "listen", 0, true },
+	[OPT_MAX_SERIES] = { "max-series", 0, true },
+	[OPT_TEXTFILE] = { "textfile", 0, true },
 };
 
 /* Option lists end with OPT__MAX. */
@@ -194,7 +210,11 @@ static const enum em_opt global_opts[] = { OPT_OUTPUT, OPT_ISA, OPT_VERBOSE, OPT
 					   OPT__MAX };
 static const enum em_opt run_opts[] = {
 	OPT_INTERVAL, OPT_DURATION, OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_PER_VCPU,
-	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT__MAX
+	OPT_MAX_KEYS, OPT_CUMULATIVE, OPT_SAVE, OPT_FORCE, OPT_ATTACH, OPT_READY, OPT_TEXTFILE, OPT__MAX
+};
+static const enum em_opt serve_opts[] = {
+	OPT_REASON, OPT_PID, OPT_VCPU, OPT_PER_VM, OPT_MAX_KEYS, OPT_ATTACH, OPT_READY, OPT_LISTEN,
+	OPT_MAX_SERIES, OPT__MAX
 };
 static const enum em_opt show_opts[] = { OPT_REASON, OPT__MAX };
 static const enum em_opt diff_opts[] = { OPT_REASON, OPT_SORT, OPT__MAX };
@@ -217,6 +237,7 @@ static const struct {
 	{ "diff", EM_CMD_DIFF, diff_opts, 2, "diff needs two snapshot files" },
 	{ "reasons", EM_CMD_REASONS, no_opts, 0, NULL },
 	{ "help", EM_CMD_HELP, no_opts, 0, NULL },
+	{ "serve", EM_CMD_SERVE, serve_opts, 0, NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -308,6 +329,17 @@ static int apply(struct em_opts *o, enum em_opt id, char *val, struct parse_stat
 		break;
 	case OPT_READY:
 		o->ready_file = val;
+		break;
+	case OPT_LISTEN:
+		o->listen = val;
+		break;
+	case OPT_MAX_SERIES:
+		if (parse_u32(val, &v) || !v || v > 65536)
+			return fail(err, errlen, "invalid --max-series '%s' (1..65536)", val);
+		o->max_series = v;
+		break;
+	case OPT_TEXTFILE:
+		o->textfile_dir = val;
 		break;
 	case OPT_SORT:
 		if ((o->sort = em_diff_sort_parse(val)) < 0)
@@ -413,7 +445,7 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 				 find_opt(NULL, 0, argv[i][1]) == OPT__MAX)
 				return fail(err, errlen, "unknown option '-%c'", argv[i][1]);
 		if (c == NCOMMANDS)
-			return fail(err, errlen, "unknown command '%s' (try run, show, diff, reasons)",
+			return fail(err, errlen, "unknown command '%s' (try run, show, diff, reasons, serve)",
 				    argv[cmdi]);
 		o->cmd = commands[c].cmd;
 	}
@@ -501,6 +533,11 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
 		if (o->force && !o->save_path)
 			return fail(err, errlen, "--force only goes with --save");
 		return em_cli_resolve_reasons(o, o->isa, err, errlen);
+	case EM_CMD_SERVE:
+		if (ps.isa_given && host_isa && o->isa != host_isa)
+			return fail(err, errlen, "--isa %s does not match this CPU (%s): its reasons would never match",
+				    em_isa_name(o->isa), em_isa_name(host_isa));
+		return em_cli_resolve_reasons(o, o->isa, err, errlen);
 	case EM_CMD_REASONS:
 		if (!o->isa)
 			return fail(err, errlen, "unknown CPU vendor; pass --isa vmx|svm");
@@ -557,4 +594,19 @@ int em_cli_diff(struct em_opts *o, const struct em_snapshot *a, const struct em_
 	if (em_diff_print(out, a, o->files[0], b, o->files[1], &d))
 		return em_errf(err, errlen, EM_EXIT_FAIL, "cannot print the comparison");
 	return EM_EXIT_OK;
+}
+
+_Static_assert((int)EM_COLL_ATTACH_AUTO == (int)EM_ATTACH_AUTO &&
+	       (int)EM_COLL_ATTACH_TP == (int)EM_ATTACH_TP &&
+	       (int)EM_COLL_ATTACH_RAW_TP == (int)EM_ATTACH_RAW_TP, "--attach maps onto em_collector_attach");
+
+struct em_collector_cfg em_cli_collector_cfg(const struct em_opts *o)
+{
+	return (struct em_collector_cfg){
+		.attach = (enum em_collector_attach)o->attach,
+		.isa = o->isa,
+		.filters = o->filters,
+		.max_keys = o->max_keys,
+		.verbose = o->verbose,
+	};
 }

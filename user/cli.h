@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "collector.h"
 #include "model.h"
 
 /* Exit statuses, documented in -h and README. */
@@ -13,7 +14,8 @@
 #define EM_EXIT_FAIL 1
 #define EM_EXIT_USAGE 2
 
-enum em_cmd { EM_CMD_RUN, EM_CMD_SHOW, EM_CMD_DIFF, EM_CMD_REASONS, EM_CMD_HELP, EM_CMD_VERSION };
+enum em_cmd { EM_CMD_RUN, EM_CMD_SHOW, EM_CMD_DIFF, EM_CMD_REASONS, EM_CMD_HELP, EM_CMD_VERSION,
+	      EM_CMD_SERVE };
 enum em_output { EM_OUT_TABLE, EM_OUT_JSON };
 enum em_attach { EM_ATTACH_AUTO, EM_ATTACH_RAW_TP, EM_ATTACH_TP };
 
@@ -37,6 +39,10 @@ struct em_opts {
 	unsigned nreason_args;
 	const char *files[2];
 	unsigned nfiles;
+	/* serve (user/serve.c) */
+	const char *listen;      /* --listen ADDR:PORT */
+	uint32_t max_series;     /* --max-series: VMs with their own vm label */
+	const char *textfile_dir; /* run --textfile DIR */
 };
 
 /* Limits of -i and -d, in seconds (documented in -h). */
@@ -60,6 +66,8 @@ int em_cli_parse(int argc, char **argv, uint32_t host_isa, struct em_opts *o, ch
  */
 int em_cli_resolve_reasons(struct em_opts *o, uint32_t isa, char *err, size_t errlen);
 void em_cli_usage(FILE *f);
+/* The collector's configuration from the options (run and serve). */
+struct em_collector_cfg em_cli_collector_cfg(const struct em_opts *o);
 
 /*
  * Bodies of show and diff on snapshots already loaded (pure: used by

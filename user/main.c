@@ -21,6 +21,7 @@
 #include "render.h"
 #include "runloop.h"
 #include "safefile.h"
+#include "serve.h"
 #include "snapshot.h"
 #include "sysinfo.h"
 
@@ -129,6 +130,7 @@ struct run_io {
 	struct em_collector *col;
 	struct em_safefile save;
 	bool tty, live, keys;
+	bool textfile_failed; /* said so already: no "cannot read the maps" */
 };
 
 static double io_now(void *ctx)
@@ -168,7 +170,14 @@ static int io_read(void *ctx, struct em_snapshot *cur)
 {
 	struct run_io *r = ctx;
 
-	return em_collector_read(r->col, cur);
+	int rc = em_collector_read(r->col, cur);
+
+	/* --textfile follows every reading; it prints its own error line */
+	if (!rc && r->o->textfile_dir && em_textfile_update(r->o, r->col, cur)) {
+		r->textfile_failed = true;
+		return -EIO;
+	}
+	return rc;
 }
 
 static int io_emit(void *ctx, const struct em_snapshot *view, const struct em_view_ctx *vctx)
@@ -256,6 +265,17 @@ static int cmd_run(const struct em_opts *o)
 	if (o->filters.pid)
 		check_pid(o->filters.pid);
 	/* targets are checked before the run, not after it */
+	if (o->textfile_dir) {
+		int dfd = open(o->textfile_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || faccessat(dfd, ".", W_OK, AT_EACCESS)) {
+			em_err("textfile directory %s: %s", o->textfile_dir, strerror(errno));
+			if (dfd >= 0)
+				close(dfd);
+			return EM_EXIT_FAIL;
+		}
+		close(dfd);
+	}
 	if (o->save_path && em_safefile_open(&r.save, o->save_path, o->force, err, sizeof(err))) {
 		em_err("cannot save %s: %s", o->save_path, err);
 		return EM_EXIT_FAIL;
@@ -267,7 +287,11 @@ static int cmd_run(const struct em_opts *o)
 		goto out_files;
 	}
 	rc = EM_EXIT_FAIL;
-	r.col = em_collector_open(o, err, sizeof(err));
+	{
+		struct em_collector_cfg cc = em_cli_collector_cfg(o);
+
+		r.col = em_collector_open(&cc, err, sizeof(err));
+	}
 	if (!r.col) {
 		em_err("%s", err);
 		goto out_files;
@@ -288,6 +312,7 @@ static int cmd_run(const struct em_opts *o)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		cur.meta.start_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	}
+	snprintf(cur.meta.attach, sizeof(cur.meta.attach), "%s", em_collector_attach_name(r.col));
 	em_err("tracing KVM exits (%s, %s)%s", em_isa_name(o->isa) ?: "unknown isa",
 	       em_collector_attach_name(r.col), o->duration_s ? "" : "; Ctrl-C to stop");
 
@@ -313,7 +338,7 @@ static int cmd_run(const struct em_opts *o)
 		em_err("cannot write to stdout: %s", strerror(-res.err));
 		stdout_reported = true;
 	}
-	else if (res.why == EM_STOP_READ)
+	else if (res.why == EM_STOP_READ && !r.textfile_failed)
 		em_err("cannot read the maps: %s", strerror(-res.err));
 	rc = rc ? EM_EXIT_FAIL : EM_EXIT_OK;
 	em_snapshot_free(&cur);
@@ -421,6 +446,9 @@ int main(int argc, char **argv)
 		break;
 	case EM_CMD_DIFF:
 		rc = cmd_diff(&o);
+		break;
+	case EM_CMD_SERVE:
+		rc = cmd_serve(&o);
 		break;
 	case EM_CMD_RUN:
 	default:

@@ -15,14 +15,16 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "snapshot.h"
 #include "err.h"
 #include "reasons.h"
+#include "render.h"
 #include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
 
-_Static_assert(EM_CNT__MAX == 7, "update em_counter_names and docs/snapshots.md");
+_Static_assert(EM_CNT__MAX == 8, "update em_counter_names and docs/snapshots.md");
 
 struct ctx {
 	char *err;
@@ -52,35 +54,6 @@ static int nomem(struct ctx *c)
 
 /* ------------------------------------------------------------------ */
 /* em_snapshot -> JSON                                                 */
-
-/* A JSON string of a fixed-size C buffer; bytes that are not valid UTF-8
- * (a hostname from a misconfigured box) become '?' rather than failing. */
-static json_t *jstr(const char *buf, size_t size)
-{
-	size_t n = strnlen(buf, size), i;
-	json_t *j = json_stringn(buf, n);
-	char *copy;
-
-	if (j)
-		return j;
-	copy = malloc(n + 1);
-	if (!copy)
-		return NULL;
-	for (i = 0; i < n; i++)
-		copy[i] = (unsigned char)buf[i] < 0x80 ? buf[i] : '?';
-	copy[n] = '\0';
-	j = json_stringn(copy, n);
-	free(copy);
-	return j;
-}
-
-/* "vmx"/"svm"; any other value (the collector's overflow row) as a number. */
-static json_t *jisa(uint32_t isa)
-{
-	const char *name = em_isa_name(isa);
-
-	return name ? json_string(name) : json_integer(isa);
-}
 
 static int set(json_t *o, const char *key, json_t *v, struct ctx *c)
 {
@@ -119,50 +92,22 @@ static int add_rfc3339(json_t *o, int64_t ns, struct ctx *c)
 	return set(o, "start", json_string(buf), c);
 }
 
+/* v2's description of the histogram: parameters, from which docs/snapshots.md derives the bounds */
+static json_t *layout_json(const struct em_hist_layout *l)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:s}", "scheme", EM_SNAPSHOT_HIST_SCHEME, "sub_bucket_bits",
+			 (json_int_t)l->sub_bits, "max_log2", (json_int_t)l->max_log2, "buckets",
+			 (json_int_t)em_layout_buckets(l), "unit", "ns");
+}
+
 static int row_to_json(json_t *rows, const struct em_row *r, size_t i, struct ctx *c)
 {
-	json_t *o, *hist;
-	char where[32], name[64];
-	unsigned b;
-	int rc;
+	char msg[160];
+	json_t *o = em_json_row(r, NULL, msg, sizeof(msg));
 
-	snprintf(where, sizeof(where), "rows[%zu]", i);
-	o = json_object();
-	if (json_array_append_new(rows, o))
-		return nomem(c);
-	if (em_isa_name(r->isa))
-		em_reason_name(r->isa, r->reason, name, sizeof(name));
-	else
-		snprintf(name, sizeof(name), "OTHER");
-	if ((rc = set(o, "isa", jisa(r->isa), c)) ||
-	    (rc = set(o, "reason", json_integer(r->reason), c)) ||
-	    (rc = set(o, "name", json_string(name), c)) ||
-	    (rc = set(o, "tgid", json_integer(r->tgid), c)) ||
-	    (rc = set(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu), c)) ||
-	    (rc = set_u64(o, "count", r->st.count, where, c)) ||
-	    (rc = set_u64(o, "lat_count", r->st.lat_count, where, c)) ||
-	    (rc = set_u64(o, "lat_sum_ns", r->st.lat_sum, where, c)) ||
-	    (rc = set_u64(o, "lat_min_ns", r->st.lat_min, where, c)) ||
-	    (rc = set_u64(o, "lat_max_ns", r->st.lat_max, where, c)))
-		return rc;
-	hist = json_array();
-	if ((rc = set(o, "hist", hist, c)))
-		return rc;
-	for (b = 0; b < EM_HIST_BUCKETS; b++) {
-		json_t *pair;
-
-		if (!r->st.hist[b])
-			continue;
-		if (r->st.hist[b] > INT64_MAX)
-			return fail(c, -EINVAL, "%s.hist: bucket %u count %" PRIu64 " is too large for the format",
-				    where, b, (uint64_t)r->st.hist[b]);
-		pair = json_array();
-		if (json_array_append_new(hist, pair) ||
-		    json_array_append_new(pair, json_integer(b)) ||
-		    json_array_append_new(pair, json_integer((json_int_t)r->st.hist[b])))
-			return nomem(c);
-	}
-	return 0;
+	if (!o)
+		return fail(c, strstr(msg, "too large") ? -EINVAL : -ENOMEM, "rows[%zu].%s", i, msg);
+	return json_array_append_new(rows, o) ? nomem(c) : 0;
 }
 
 static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
@@ -187,17 +132,20 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 		return nomem(c);
 	if ((rc = set(root, "format", json_string(EM_SNAPSHOT_FORMAT), c)) ||
 	    (rc = set(root, "version", json_integer(EM_FORMAT_VERSION), c)) ||
-	    (rc = set(root, "exitmon_version", jstr(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
-	    (rc = set(root, "hostname", jstr(m->hostname, sizeof(m->hostname)), c)) ||
-	    (rc = set(root, "kernel", jstr(m->kernel, sizeof(m->kernel)), c)) ||
-	    (rc = set(root, "cpu_vendor", jstr(m->cpu_vendor, sizeof(m->cpu_vendor)), c)) ||
-	    (rc = set(root, "cpu_model", jstr(m->cpu_model, sizeof(m->cpu_model)), c)) ||
-	    (rc = set(root, "isa", jisa(m->isa), c)) ||
+	    (rc = set(root, "exitmon_version", em_json_str(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
+	    (rc = set(root, "hostname", em_json_str(m->hostname, sizeof(m->hostname)), c)) ||
+	    (rc = set(root, "kernel", em_json_str(m->kernel, sizeof(m->kernel)), c)) ||
+	    (rc = set(root, "cpu_vendor", em_json_str(m->cpu_vendor, sizeof(m->cpu_vendor)), c)) ||
+	    (rc = set(root, "cpu_model", em_json_str(m->cpu_model, sizeof(m->cpu_model)), c)) ||
+	    (rc = set(root, "isa", em_json_isa(m->isa), c)) ||
 	    (rc = set(root, "kvm_params", json_object(), c)) ||
 	    (rc = add_rfc3339(root, m->start_ns, c)) ||
 	    (rc = set(root, "start_ns", json_integer(m->start_ns), c)) ||
 	    (rc = set_u64(root, "duration_ns", m->duration_ns, "", c)) ||
 	    (rc = set(root, "filters", json_object(), c)) ||
+	    (rc = set(root, "attach", m->attach[0] ? em_json_str(m->attach, sizeof(m->attach)) : json_null(), c)) ||
+	    (rc = set(root, "view", json_string(m->interval ? "interval" : "cumulative"), c)) ||
+	    (rc = set(root, "hist_layout", layout_json(&em_hist_native), c)) ||
 	    (rc = set(root, "counters", json_object(), c)) ||
 	    (rc = set(root, "rows", json_array(), c)))
 		goto out;
@@ -208,7 +156,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 
 	for (i = 0; i < m->nparams; i++) {
 		const struct em_param *p = &m->params[i];
-		json_t *name = jstr(p->name, sizeof(p->name));
+		json_t *name = em_json_str(p->name, sizeof(p->name));
 
 		if (!name) {
 			rc = nomem(c);
@@ -219,7 +167,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 			json_decref(name);
 			goto out;
 		}
-		rc = set(params, json_string_value(name), jstr(p->value, sizeof(p->value)), c);
+		rc = set(params, json_string_value(name), em_json_str(p->value, sizeof(p->value)), c);
 		json_decref(name);
 		if (rc)
 			goto out;
@@ -466,10 +414,18 @@ static int parse_filters(const json_t *root, struct em_filters *f, struct ctx *c
 	return 0;
 }
 
-static int parse_hist(const json_t *row, const char *where, struct em_stats *st, struct ctx *c)
+/*
+ * The [bucket, count] pairs of a row, in the file's layout l, added into
+ * the native buckets. A bucket of l that lies inside one native bucket
+ * moves exactly (l as fine as the native layout or finer, the open top
+ * bucket at or above 2^36); one that spans several cannot be split, and
+ * the file is refused saying so.
+ */
+static int parse_hist(const json_t *row, const char *where, const struct em_hist_layout *l,
+		      struct em_stats *st, struct ctx *c)
 {
 	uint64_t sum = 0;
-	int64_t prev = -1;
+	int64_t prev = -1, nb = em_layout_buckets(l);
 	json_t *hist = NULL, *pair;
 	size_t i;
 	int rc = get(row, where, "hist", JSON_ARRAY, "an array of [bucket, count] pairs", &hist, c);
@@ -479,6 +435,7 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 	json_array_foreach(hist, i, pair) {
 		char key[32];
 		int64_t b, n;
+		uint32_t to;
 
 		snprintf(key, sizeof(key), "hist[%zu]", i);
 		if (!json_is_array(pair) || json_array_size(pair) != 2)
@@ -488,9 +445,9 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 			return fail(c, -EINVAL, "%s.%s: bucket index is %s, expected an integer", where, key,
 				    jtype(json_array_get(pair, 0)));
 		b = json_integer_value(json_array_get(pair, 0));
-		if (b < 0 || b >= EM_HIST_BUCKETS)
-			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " out of range (0..%d)", where, key, b,
-				    EM_HIST_BUCKETS - 1);
+		if (b < 0 || b >= nb)
+			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " out of range (0..%" PRId64 ")", where, key,
+				    b, nb - 1);
 		if (b <= prev)
 			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " %s", where, key, b,
 				    b == prev ? "appears twice" : "out of order (buckets must increase)");
@@ -499,7 +456,20 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 			return rc;
 		if (__builtin_add_overflow(sum, (uint64_t)n, &sum))
 			return fail(c, -EINVAL, "%s.hist: bucket counts overflow", where);
-		st->hist[b] = (uint64_t)n;
+		to = em_hist_bucket(em_layout_lower(l, (uint32_t)b));
+		if (to != em_hist_bucket(em_layout_upper(l, (uint32_t)b))) {
+			char hi[24] = "inf";
+
+			if (em_layout_upper(l, (uint32_t)b) != UINT64_MAX)
+				snprintf(hi, sizeof(hi), "%" PRIu64, em_layout_upper(l, (uint32_t)b));
+			return fail(c, -EINVAL,
+				    "%s.%s: bucket %" PRId64 " [%" PRIu64 ", %s] of the file's histogram layout "
+				    "(sub_bucket_bits %" PRIu32 ", max_log2 %" PRIu32 ") spans several buckets of this "
+				    "exitmon's (%d, %d) and cannot be split: re-bucketing needs a layout as fine or finer",
+				    where, key, b, em_layout_lower(l, (uint32_t)b), hi, l->sub_bits, l->max_log2,
+				    EM_HIST_SUB_BITS, EM_HIST_MAX_LOG2);
+		}
+		st->hist[to] += (uint64_t)n;
 	}
 	if (sum != st->lat_count)
 		return fail(c, -EINVAL, "%s.hist: buckets sum to %" PRIu64 " but lat_count is %" PRIu64, where, sum,
@@ -507,7 +477,78 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 	return 0;
 }
 
-static int parse_row(const json_t *o, size_t i, struct em_row *r, struct ctx *c)
+/* v2's hist_layout: the parameters, checked against the bucket count given. */
+static int parse_layout(const json_t *root, struct em_hist_layout *l, struct ctx *c)
+{
+	json_t *o = NULL, *v = NULL;
+	int64_t sub, max, n;
+	int rc;
+
+	if ((rc = get(root, "", "hist_layout", JSON_OBJECT, "an object", &o, c)) ||
+	    (rc = get(o, "hist_layout", "scheme", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (strcmp(json_string_value(v), EM_SNAPSHOT_HIST_SCHEME))
+		return fail(c, -EINVAL, "hist_layout.scheme: unknown histogram scheme \"%.32s\" (this exitmon reads \"%s\")",
+			    json_string_value(v), EM_SNAPSHOT_HIST_SCHEME);
+	if ((rc = get(o, "hist_layout", "unit", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (strcmp(json_string_value(v), "ns"))
+		return fail(c, -EINVAL, "hist_layout.unit: \"%.32s\" (expected \"ns\")", json_string_value(v));
+	if ((rc = get_int(o, "hist_layout", "sub_bucket_bits", 0, EM_HIST_LAYOUT_MAX_SUB_BITS, &sub, c)) ||
+	    (rc = get_int(o, "hist_layout", "max_log2", 1, EM_HIST_LAYOUT_MAX_LOG2, &max, c)) ||
+	    (rc = get_int(o, "hist_layout", "buckets", 1, INT64_MAX, &n, c)))
+		return rc;
+	l->sub_bits = (uint32_t)sub;
+	l->max_log2 = (uint32_t)max;
+	if (!em_layout_valid(l))
+		return fail(c, -EINVAL, "hist_layout: max_log2 %" PRId64 " must exceed sub_bucket_bits %" PRId64, max, sub);
+	if (n != em_layout_buckets(l))
+		return fail(c, -EINVAL, "hist_layout.buckets: %" PRId64 ", but sub_bucket_bits %" PRId64
+			    " and max_log2 %" PRId64 " make %" PRIu32, n, sub, max, em_layout_buckets(l));
+	return 0;
+}
+
+/* v2's description of the run: attach mode and view. */
+static int parse_measured(const json_t *root, struct em_meta *m, struct ctx *c)
+{
+	json_t *v = json_object_get(root, "attach");
+	int rc;
+
+	if (!v)
+		return fail(c, -EINVAL, "missing field \"attach\"");
+	if (!json_is_null(v)) {
+		if (!json_is_string(v))
+			return fail(c, -EINVAL, "attach: expected a string or null, got %s", jtype(v));
+		if ((rc = copy_str(v, "", "attach", m->attach, sizeof(m->attach), c)))
+			return rc;
+	}
+	if ((rc = get(root, "", "view", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (!strcmp(json_string_value(v), "interval"))
+		m->interval = true;
+	else if (strcmp(json_string_value(v), "cumulative"))
+		return fail(c, -EINVAL, "view: \"%.32s\" (expected \"cumulative\" or \"interval\")",
+			    json_string_value(v));
+	return 0;
+}
+
+/* An optional boolean: sets bit when true. */
+static int get_approx(const json_t *o, const char *where, const char *key, uint32_t bit, uint32_t *approx,
+		      struct ctx *c)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(c, -EINVAL, "%s.%s: expected a boolean, got %s", where, key, jtype(v));
+	if (json_is_true(v))
+		*approx |= bit;
+	return 0;
+}
+
+static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_row *r,
+		     struct ctx *c)
 {
 	struct em_stats *st = &r->st;
 	char where[32];
@@ -539,69 +580,41 @@ static int parse_row(const json_t *o, size_t i, struct em_row *r, struct ctx *c)
 	if (st->lat_count && st->lat_min > st->lat_max)
 		return fail(c, -EINVAL, "%s: lat_min_ns %" PRIu64 " exceeds lat_max_ns %" PRIu64, where, v[3],
 			    v[4]);
-	return parse_hist(o, where, st, c);
+	if ((rc = get_approx(o, where, "lat_min_approx", EM_APPROX_MIN, &r->approx, c)) ||
+	    (rc = get_approx(o, where, "lat_max_approx", EM_APPROX_MAX, &r->approx, c)))
+		return rc;
+	return parse_hist(o, where, l, st, c);
 }
 
-struct rowkey {
-	uint32_t isa, reason, tgid, vcpu;
-	size_t idx;
-};
-
-static int cmp_rowkey(const void *pa, const void *pb)
+/* Builds the row index, which also finds two rows with the same identity. */
+static int check_duplicates(struct em_snapshot *s, struct ctx *c)
 {
-	const struct rowkey *a = pa, *b = pb;
+	size_t dup = 0, n = s->nrows;
+	const struct em_row *r, *first;
+	int rc = em_snapshot_reindex(s, &dup);
 
-	if (a->isa != b->isa)
-		return a->isa < b->isa ? -1 : 1;
-	if (a->reason != b->reason)
-		return a->reason < b->reason ? -1 : 1;
-	if (a->tgid != b->tgid)
-		return a->tgid < b->tgid ? -1 : 1;
-	if (a->vcpu != b->vcpu)
-		return a->vcpu < b->vcpu ? -1 : 1;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
-static int check_duplicates(const struct em_snapshot *s, struct ctx *c)
-{
-	struct rowkey *k;
-	size_t i;
-	int rc = 0;
-
-	if (s->nrows < 2)
-		return 0;
-	k = malloc(s->nrows * sizeof(*k));
-	if (!k)
+	if (rc == -ENOMEM)
 		return nomem(c);
-	for (i = 0; i < s->nrows; i++) {
-		const struct em_row *r = &s->rows[i];
-
-		k[i] = (struct rowkey){ r->isa, r->reason, r->tgid, r->vcpu, i };
-	}
-	qsort(k, s->nrows, sizeof(*k), cmp_rowkey);
-	for (i = 1; i < s->nrows; i++) {
-		const struct rowkey *a = &k[i - 1], *b = &k[i];
-
-		if (a->isa == b->isa && a->reason == b->reason && a->tgid == b->tgid && a->vcpu == b->vcpu) {
-			rc = fail(c, -EINVAL,
-				  "rows[%zu]: duplicate of rows[%zu] (isa %s, reason %" PRIu32 ", tgid %" PRIu32
-				  ", vcpu %" PRId64 ")",
-				  b->idx, a->idx, em_isa_name(a->isa) ?: "other", a->reason, a->tgid,
-				  a->vcpu == EM_ANY_VCPU ? -1 : (int64_t)a->vcpu);
-			break;
-		}
-	}
-	free(k);
-	return rc;
+	if (!rc)
+		return 0;
+	r = &s->rows[dup];
+	s->nrows = dup; /* the rows before it are distinct: find the first one */
+	first = em_snapshot_find(s, r->isa, r->reason, r->tgid, r->vcpu);
+	s->nrows = n;
+	return fail(c, -EINVAL,
+		    "rows[%zu]: duplicate of rows[%zu] (isa %s, reason %" PRIu32 ", tgid %" PRIu32 ", vcpu %" PRId64 ")",
+		    dup, (size_t)(first - s->rows), em_isa_name(r->isa) ?: "other", r->reason, r->tgid,
+		    r->vcpu == EM_ANY_VCPU ? -1 : (int64_t)r->vcpu);
 }
 
 /*
- * The TOTAL line and the percentages sum the rows: sums that do not fit
- * in u64 would print wrapped totals, so such a file is refused.
+ * The TOTAL line and the percentages sum the rows, and JSON output holds
+ * integers up to 2^63-1: sums above that would print wrapped or not at
+ * all, so such a file is refused.
  */
 static int check_totals(const struct em_snapshot *s, struct ctx *c)
 {
-	uint64_t count = 0, lat_count = 0, lat_sum = 0, breakdown = 0;
+	int64_t count = 0, lat_count = 0, lat_sum = 0, breakdown = 0;
 	size_t i;
 
 	for (i = 0; i < s->nrows; i++) {
@@ -615,7 +628,7 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 		else
 			ovf = __builtin_add_overflow(breakdown, st->count, &breakdown);
 		if (ovf)
-			return fail(c, -EINVAL, "rows[%zu]: the rows' counts or latency sums overflow 64 bits", i);
+			return fail(c, -EINVAL, "rows[%zu]: the rows' counts or latency sums exceed 2^63-1", i);
 	}
 	return 0;
 }
@@ -624,6 +637,7 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 {
 	struct em_meta *m = &s->meta;
 	json_t *v, *counters = NULL, *rows = NULL;
+	json_int_t version;
 	size_t i;
 	int rc;
 
@@ -643,10 +657,14 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		return fail(c, -EINVAL, "missing field \"version\"");
 	if (!json_is_integer(v))
 		return fail(c, -EINVAL, "version: expected an integer, got %s", jtype(v));
-	if (json_integer_value(v) != EM_FORMAT_VERSION)
-		return fail(c, -EINVAL, "unsupported snapshot format version %" PRId64 " (this exitmon reads version %d%s)",
-			    (int64_t)json_integer_value(v), EM_FORMAT_VERSION,
-			    json_integer_value(v) > EM_FORMAT_VERSION ? "; it was written by a newer exitmon" : "");
+	version = json_integer_value(v);
+	if (version != 1 && version != EM_FORMAT_VERSION)
+		return fail(c, -EINVAL, "unsupported snapshot format version %" PRId64 " (this exitmon reads versions 1 to %d%s)",
+			    (int64_t)version, EM_FORMAT_VERSION,
+			    version > EM_FORMAT_VERSION ? "; it was written by a newer exitmon" : "");
+	/* version 1 files: native layout, cumulative, attach mode unknown (em_snapshot_init) */
+	if (version >= 2 && ((rc = parse_layout(root, &m->hist_layout, c)) || (rc = parse_measured(root, m, c))))
+		return rc;
 
 	if ((rc = get_str(root, "", "exitmon_version", m->exitmon_version, sizeof(m->exitmon_version), c)) ||
 	    (rc = get_str(root, "", "hostname", m->hostname, sizeof(m->hostname), c)) ||
@@ -661,7 +679,9 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
 		return rc;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
+		if (i == EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
+			s->counters[i] = 0; /* a snapshot from before exitmon had it */
+		else if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;
 
 	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
@@ -676,7 +696,7 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		s->cap = json_array_size(rows);
 	}
 	json_array_foreach(rows, i, v) {
-		if ((rc = parse_row(v, i, &s->rows[i], c)))
+		if ((rc = parse_row(v, i, &m->hist_layout, &s->rows[i], c)))
 			return rc;
 		s->nrows++;
 	}
@@ -845,6 +865,9 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 	if (!SEQ(exitmon_version) || !SEQ(hostname) || !SEQ(kernel) || !SEQ(cpu_vendor) || !SEQ(cpu_model))
 		return false;
 #undef SEQ
+	/* not hist_layout: what a file was recorded with; rows are native buckets after loading */
+	if (strncmp(x->attach, y->attach, sizeof(x->attach)) || x->interval != y->interval)
+		return false;
 	if (x->isa != y->isa || x->nparams != y->nparams || x->start_ns != y->start_ns ||
 	    x->duration_ns != y->duration_ns || x->nparams > EM_MAX_PARAMS)
 		return false;
@@ -863,6 +886,7 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		const struct em_row *p = &a->rows[r], *q = &b->rows[r];
 
 		if (p->isa != q->isa || p->reason != q->reason || p->tgid != q->tgid || p->vcpu != q->vcpu ||
+		    (p->st.lat_count ? p->approx : 0) != (q->st.lat_count ? q->approx : 0) ||
 		    p->st.count != q->st.count || p->st.lat_count != q->st.lat_count ||
 		    p->st.lat_sum != q->st.lat_sum || p->st.lat_min != q->st.lat_min ||
 		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))

@@ -18,11 +18,11 @@
 #include <stddef.h>
 #include "model.h"
 
-/* jansson stays out of every includer: users of em_snapshot_to_json()
- * include <jansson.h> themselves (C11 allows the repeated typedef). */
-typedef struct json_t json_t;
+typedef struct json_t json_t; /* jansson's, without exposing <jansson.h> */
 
 #define EM_SNAPSHOT_FORMAT "exitmon-snapshot"
+/* hist_layout.scheme of version 2 files: the family of struct em_hist_layout */
+#define EM_SNAPSHOT_HIST_SCHEME "hdr-log2"
 /*
  * Files larger than this are refused on load, before they are read (a
  * real one is < 10 MiB; docs/files.md).
@@ -30,8 +30,12 @@ typedef struct json_t json_t;
 #define EM_SNAPSHOT_MAX_BYTES (64u << 20)
 /* Parsing may take at most this many times the file's size (plus 1 MiB) in memory. */
 #define EM_PARSE_MEM_FACTOR 24
-/* At most this many rows: every dense slot plus the largest --max-keys breakdown. */
-#define EM_SNAPSHOT_MAX_ROWS (65536u + 1024u)
+/*
+ * At most this many rows. A live run holds the dense slots plus at most
+ * --max-keys breakdown keys and their per-VM sums; 2^20 leaves room for
+ * that and is about what EM_SNAPSHOT_MAX_BYTES of compact rows can hold.
+ */
+#define EM_SNAPSHOT_MAX_ROWS (1u << 20)
 
 /*
  * Writes s to path atomically through safefile.c (docs/files.md): the

@@ -7,6 +7,10 @@ EM=./exitmon
 n=0 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# extremes.json with its 2^63-1 values halved: the loader refuses rows whose
+# sums exceed 2^63-1 (extremes.json itself), this one loads and prints.
+big=$tmp/big.json
+sed 's/9223372036854775807/4611686018427387904/g' tests/fuzz/corpus/extremes.json >"$big"
 
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
@@ -41,7 +45,7 @@ expect 2 "bad duration" "invalid duration" -- $EM -d abc
 expect 2 "bad pid" "invalid pid" -- $EM -p -5
 expect 2 "option without value" "needs a value" -- $EM --reason
 expect 2 "unknown reason name lists close matches" "did you mean INVLPG" -- $EM --isa svm --reason invlgp
-expect 2 "reason number not in the table" "no exit" -- $EM show tests/fuzz/corpus/extremes.json --reason 999
+expect 2 "reason number not in the table" "no exit" -- $EM show "$big" --reason 999
 expect 2 "bad --isa" "invalid --isa" -- $EM --isa arm
 expect 2 "show needs a file" "show needs one snapshot file" -- $EM show
 expect 2 "diff needs two files" "diff needs two snapshot files" -- $EM diff a
@@ -49,7 +53,7 @@ expect 0 "reasons --isa svm lists CPUID at 0x72" "0x72 +CPUID" -- $EM reasons --
 expect 0 "reasons --isa vmx lists INVLPG at 14" "^14 +INVLPG" -- $EM reasons --isa vmx
 
 expect 0 "show --reason keeps a VMX reason with flag bits" "INVALID_STATE\|FAILED_VMENTRY +1 " -- \
-	$EM show tests/fuzz/corpus/extremes.json --reason INVALID_STATE
+	$EM show "$big" --reason INVALID_STATE
 printf '{"format":"exitmon-snapshot","version":1,' >"$tmp/trunc.json"
 expect 1 "truncated snapshot: one line naming the file" "trunc.json" -- $EM show "$tmp/trunc.json"
 echo 'not json at all' >"$tmp/garbage.json"
@@ -118,8 +122,8 @@ expect 2 "run --sort is not a run option" "'--sort' does not apply to run" -- $E
 expect 2 "show rejects run options" "'--per-vm' does not apply to show" -- \
 	$EM show tests/fuzz/corpus/extremes.json --per-vm -d 3 --attach tp
 expect 2 "diff rejects a bad --sort" "invalid --sort 'bogus'" -- $EM diff a b --sort bogus
-expect 0 "global options go before the command" '^\{"type":"snapshot"' -- \
-	$EM -o json show tests/fuzz/corpus/extremes.json
+expect 0 "global options go before the command" '^\{"format":"exitmon-report".*"type":"snapshot"' -- \
+	$EM -o json show "$big"
 host=$($EM reasons 2>/dev/null | awk 'NR==1{print $1}')
 case $host in
 svm|vmx)
@@ -133,8 +137,8 @@ expect 2 "control characters in an argument stay on one line" "unknown command '
 expect 1 "control characters in a path stay on one line" "cannot open" -- $EM show "$tmp/$(printf 'x\ny\033[2J')"
 
 # --- output errors: stdout is /dev/full -----------------------------------
-for c in "-h" "-V" "reasons --isa svm" "show tests/fuzz/corpus/extremes.json" \
-	"show -o json tests/fuzz/corpus/extremes.json" "diff tests/fuzz/corpus/extremes.json tests/fuzz/corpus/vmx-small.json"; do
+for c in "-h" "-V" "reasons --isa svm" "show $big" \
+	"show -o json $big" "diff $big tests/fuzz/corpus/vmx-small.json"; do
 	# shellcheck disable=SC2086
 	expect 1 "write error on stdout is exit 1: $c" "cannot write to stdout" -- sh -c "exec $EM $c >/dev/full"
 done
@@ -165,7 +169,8 @@ row = [r for r in d["rows"] if r["tgid"] == 0 and r["vcpu"] == -1][0]
 d["rows"] = [dict(row, reason=code, count=2**63 - 1) for code in (0x72, 0x7b, 0x7c)]
 json.dump(d, open(sys.argv[1], "w"))
 PY
-expect 1 "rows whose total overflows 64 bits are refused" "overflow" -- $EM show "$tmp/ovf.json"
+expect 1 "rows whose total overflows 64 bits are refused" "exceed 2.63-1" -- $EM show "$tmp/ovf.json"
+expect 1 "rows whose sums exceed 2^63-1 (unprintable as JSON) are refused" "exceed 2.63-1" -- $EM show tests/fuzz/corpus/extremes.json
 
 # --- save targets: checked before the run, never a device or a link's target
 mknod "$tmp/null" c 1 3 2>/dev/null || devs="no mknod"
@@ -288,7 +293,7 @@ elif [ ! -r /sys/kernel/btf/vmlinux ]; then
 else
 	expect 0 "run -d 2 prints an empty table with the no-VM hint" "no VM exits seen" -- $EM run -d 2
 	expect 0 "bare exitmon with a reason filter runs" "no VM exits seen" -- $EM -d 1 --reason 1 --reason 0
-	$EM -d 1 -o json >"$tmp/j" 2>"$tmp/err"
+	$EM -d 2 -i 1 -o json >"$tmp/j" 2>"$tmp/err"
 	if [ $? -eq 0 ] && jq -e 'select(.type=="final") | .rows and .counters and .total' "$tmp/j" >/dev/null 2>&1; then
 		ok "json output is a final object readable by jq"
 	else
@@ -385,6 +390,49 @@ else
 	else
 		skipt "unreadable tracefs is named as such" "setpriv missing or tracefs not mode 0700"
 	fi
+fi
+
+# ---- JSON interface (docs/json.md): real outputs against docs/*.schema.json
+# with python3-jsonschema (tests/schema/validate.sh installs it when missing)
+validate() { # DESCRIPTION FILE...
+	local desc=$1 out rc
+	shift
+	out=$(bash tests/schema/validate.sh --strict "$@" 2>&1)
+	rc=$?
+	if [ $rc = 77 ] && [ "${CI:-}" != true ]; then skipt "$desc" "$out"
+	elif [ $rc = 0 ]; then ok "$desc"
+	else notok "$desc" "$(printf '%s\n' "$out" | head -n 5)"; fi
+}
+c=tests/fuzz/corpus
+# extremes.json itself is refused (its sums exceed 2^63-1): its halved copy $big
+for f in vmx-small svm-breakdown svm-interval v1-vmx-small finer-layout empty; do
+	$EM show $c/$f.json -o json >"$tmp/show-$f.json" 2>"$tmp/err" || echo "show $f failed: $(cat "$tmp/err")" >>"$tmp/show-errors"
+done
+$EM show "$big" -o json >"$tmp/show-extremes-halved.json" 2>"$tmp/err" ||
+	echo "show extremes (halved) failed: $(cat "$tmp/err")" >>"$tmp/show-errors"
+if [ -s "$tmp/show-errors" ]; then notok "show -o json of the seed snapshots (v1 and v2)" "$(cat "$tmp/show-errors")"
+else ok "show -o json of the seed snapshots (v1 and v2)"; fi
+validate "show -o json output validates against docs/report.schema.json" "$tmp"/show-*.json
+$EM diff $c/finer-layout.json $c/svm-interval.json -o json >"$tmp/diff.json" 2>"$tmp/err"
+validate "diff -o json output validates against docs/diff.schema.json" "$tmp/diff.json"
+validate "the seed snapshots validate against docs/snapshot.schema.json" $c/*.json
+expect 0 "diff says a file was re-bucketed from another histogram layout" "re-bucketed exactly" -- \
+	$EM diff $c/finer-layout.json $c/vmx-small.json
+jq '.hist_layout.sub_bucket_bits = 2 | .hist_layout.buckets = 141' $c/vmx-small.json >"$tmp/coarse.json"
+expect 1 "a coarser histogram layout is refused, saying why" "cannot be split" -- $EM show "$tmp/coarse.json"
+# -o json errors stay one text line on stderr (docs/json.md, Errors); stdout stays empty
+$EM show "$tmp/missing.json" -o json >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" = 1 ] && grep -q '^exitmon: ' "$tmp/err"; then
+	ok "-o json: an error is one text line on stderr, nothing on stdout"
+else
+	notok "-o json: an error is one text line on stderr, nothing on stdout" "rc=$rc" "$(head -3 "$tmp/out" "$tmp/err")"
+fi
+if [ -s "$tmp/j" ]; then
+	validate "run -o json lines validate against docs/report.schema.json" "$tmp/j"
+	validate "a saved snapshot validates against docs/snapshot.schema.json" "$tmp/a.json"
+else
+	skipt "run -o json lines and saved snapshots validate" "no live run here (needs root and BTF)"
 fi
 echo "1..$n"
 exit $failed
