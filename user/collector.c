@@ -100,7 +100,7 @@ static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, con
 	return found;
 }
 
-/* NULL with errno EACCES when tracefs is there but closed to us */
+/* NULL with errno EACCES when the first path was refused to us */
 static const char *tracefs_root(void)
 {
 	int e;
@@ -361,10 +361,11 @@ static int choose_mode(const struct em_collector_cfg *cfg, struct em_collector *
 		fprintf(stderr, "exitmon: %s; using the classic tracepoints\n", why);
 	tfs = tracefs_kvm();
 	if (!tfs) {
-		if (!kb && !module_loaded)
-			set_err(err, errlen, "kvm tracepoints not found: the kvm module is not loaded (modprobe kvm_intel or kvm_amd)");
-		else if (errno == EACCES) /* CAP_BPF+CAP_PERFMON without root: not "not mounted" */
+		/* mounted but closed to us (CAP_BPF+CAP_PERFMON without root) is not "not mounted" */
+		if (errno == EACCES)
 			set_err(err, errlen, "tracefs is mounted but not readable (permission denied): classic tracepoints need access to /sys/kernel/tracing; run as root (or add CAP_DAC_READ_SEARCH)");
+		else if (!kb && !module_loaded)
+			set_err(err, errlen, "kvm tracepoints not found: the kvm module is not loaded (modprobe kvm_intel or kvm_amd)");
 		else
 			set_err(err, errlen, "kvm tracepoints not found in tracefs (no events/kvm/kvm_exit; tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing)");
 		return -1;
