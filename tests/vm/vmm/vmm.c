@@ -139,6 +139,10 @@ static struct {
 	uint32_t n, m, k, l, port;
 	const char *wait_file;
 	unsigned timeout_s;
+	/* interval-view case: the first slow_outs OUTs are held slow_ms in the
+	 * VMM (slow exit->entry latency); the VMM lingers linger_ms before
+	 * exiting so a refresh sees every exit */
+	uint32_t slow_outs, slow_ms, linger_ms;
 } opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10, .timeout_s = 120 };
 
 /* Set by the watchdog; vCPU threads then leave KVM_RUN and report. */
@@ -178,7 +182,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vmm [--mode real|paged] [-n CPUIDS] [-m OUTS] [-k INVLPGS]\n"
 		"           [-l CR3_WRITES] [--port P] [--vcpus V] [--wait-file F]\n"
-		"           [--timeout SEC]  (default 120; 0 = none)\n");
+		"           [--timeout SEC]  (default 120; 0 = none)\n"
+		"           [--slow-outs N --slow-ms MS] [--linger-ms MS]\n");
 	exit(2);
 }
 
@@ -275,6 +280,12 @@ static void vcpu_body(struct vcpu *v)
 				return;
 			}
 			io += v->run->io.count;
+			if (io <= opt.slow_outs) {
+				struct timespec d = { (time_t)(opt.slow_ms / 1000), (long)(opt.slow_ms % 1000) * 1000000L };
+
+				while (nanosleep(&d, &d) && errno == EINTR && !timed_out)
+					;
+			}
 			continue;
 		case KVM_EXIT_HLT:
 			break;
@@ -358,6 +369,12 @@ int main(int argc, char **argv)
 			opt.timeout_s = num(val);
 		} else if (!strcmp(a, "--wait-file")) {
 			opt.wait_file = val;
+		} else if (!strcmp(a, "--slow-outs")) {
+			opt.slow_outs = num(val);
+		} else if (!strcmp(a, "--slow-ms")) {
+			opt.slow_ms = num(val);
+		} else if (!strcmp(a, "--linger-ms")) {
+			opt.linger_ms = num(val);
 		} else {
 			usage();
 		}
@@ -487,6 +504,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < opt.vcpus; i++) {
 		pthread_join(vcpus[i].thr, NULL);
 		ok &= vcpus[i].ok;
+	}
+	if (opt.linger_ms) {
+		struct timespec d = { (time_t)(opt.linger_ms / 1000), (long)(opt.linger_ms % 1000) * 1000000L };
+
+		nanosleep(&d, NULL);
 	}
 	return ok ? 0 : 1;
 }
