@@ -12,18 +12,20 @@ BUILD     := build
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -I. -Iuser -Ibpf -I$(BUILD) -DEXITMON_VERSION=\"$(VERSION)\"
-LDLIBS    := -lbpf -lelf -lz -ljansson -lm
+LDLIBS    := -lbpf -lelf -lz -ljansson -lm -lmicrohttpd
 # -mcpu=v3: 32-bit cmpxchg (kernel >= 5.12) for claiming pending slots
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -I. -Ibpf
 
 # Pure logic, linked by the unit tests without libbpf or root.
 PURE_SRCS := user/model.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c \
+             user/err.c user/safefile.c user/runloop.c \
+             user/metrics.c \
              $(wildcard user/snapshot.c user/diff.c)
 PURE_OBJS := $(PURE_SRCS:user/%.c=$(BUILD)/%.o)
-APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o
+APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o $(BUILD)/serve.o
 
 DEPS_APT  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev \
-             libcmocka-dev pkg-config make gcc python3-jsonschema
+             libcmocka-dev libmicrohttpd-dev pkg-config make gcc python3-jsonschema
 
 .PHONY: all deps test unit bpftest install uninstall clean bench
 # keep the BPF objects between the skeletons and the next build
@@ -61,6 +63,16 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c $(BUILD)/exitmon_test.skel.h $(BUI
                          $(BUILD)/collector.o $(PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/collector.o $(PURE_OBJS) -lcmocka $(LDLIBS) -o $@
+
+# tests/serve: renders saved snapshots for promtool and the OpenMetrics parser
+$(BUILD)/tests/prom_render: tests/serve/prom_render.c $(PURE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
+
+# tests/serve/scrape-bench.sh: CPU per scrape with many rows (root)
+$(BUILD)/tests/scrape_bench: tests/serve/scrape_bench.c $(BUILD)/collector.o $(PURE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/collector.o $(PURE_OBJS) $(LDLIBS) -o $@
 
 unit: $(UNIT_TESTS)
 bpftest: $(BUILD)/tests/test_bpf

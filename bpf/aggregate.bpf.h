@@ -49,22 +49,34 @@ struct {
 } breakdown SEC(".maps");
 
 /*
- * Exit awaiting its entry, per vCPU thread. Two levels, because the
- * pending lookup was ~40 % of the handlers' cost (docs/performance.md):
- *  - pending_fast: a direct-mapped ARRAY, slot tid % EM_PENDING_FAST, owned
- *    by the first thread that claims it (cmpxchg, once per thread) and
- *    kept; one cache line per slot so vCPU threads share no lines;
- *  - pending: an LRU hash for threads whose slot another thread owns; LRU
- *    so threads of VMs that are gone get evicted.
- * Memory is bounded whatever the number of VMs. A slot left by a dead
- * thread passes to the next thread that reuses its tid; the tgid check in
- * em_on_entry() keeps a stale exit from being paired with it.
+ * Exit awaiting its entry, per vCPU (key: struct kvm_vcpu * on raw_tp,
+ * EM_VCPU_KEY(tgid, vcpu id) on classic tracepoints), so an entry pairs
+ * only with its own vCPU's exit whichever thread runs it. Two levels,
+ * because the pending lookup was ~40 % of the handlers' cost
+ * (docs/performance.md):
+ *  - pending_fast: a direct-mapped ARRAY, slot = hash(key) % EM_PENDING_FAST,
+ *    owned by the first vCPU that claims it (cmpxchg, once per vCPU); one
+ *    64-byte slot per vCPU, page-aligned (BPF_F_MMAPABLE puts the values
+ *    on a page boundary; a plain ARRAY starts them 56 bytes into a line,
+ *    so each slot straddled two lines shared with its neighbours);
+ *  - pending: an LRU hash for vCPUs whose slot another vCPU owns; a
+ *    record is deleted once consumed, so evictions are inserts - deletes -
+ *    keys left (user space shows them as pending_full).
+ * A record names the thread that made the exit and that thread's
+ * generation (thread_gen, bumped when the thread exits): a record whose
+ * thread has exited is dead, pairs with nothing, and its fast slot can be
+ * taken by another vCPU. That covers a reused tid, a reused kvm_vcpu
+ * address, and slots of vCPUs that are gone.
  */
-#define EM_PENDING_FAST 8192
+#define EM_THREAD_GENS 65536
+
+/* The bench builds a variant without it, to measure the alignment. */
+#ifndef EM_PENDING_FAST_FLAGS
+#define EM_PENDING_FAST_FLAGS BPF_F_MMAPABLE
+#endif
 
 struct em_pending_slot {
-	__u32 owner; /* tid, 0 = free */
-	__u32 pad0;
+	__u64 owner; /* vCPU key, 0 = free */
 	struct em_pending p;
 	__u8 pad[64 - 8 - sizeof(struct em_pending)];
 };
@@ -72,6 +84,7 @@ struct em_pending_slot {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EM_PENDING_FAST);
+	__uint(map_flags, EM_PENDING_FAST_FLAGS);
 	__type(key, __u32);
 	__type(value, struct em_pending_slot);
 } pending_fast SEC(".maps");
@@ -79,13 +92,21 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
-	__type(key, __u32); /* tid */
+	__type(key, __u64); /* vCPU key */
 	__type(value, struct em_pending);
 } pending SEC(".maps");
 
+/* Generation of each thread (tid % EM_THREAD_GENS), bumped at its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EM_THREAD_GENS);
+	__type(key, __u32);
+	__type(value, __u32);
+} thread_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EM_CNT__MAX);
+	__uint(max_entries, EM_BCNT__MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -175,40 +196,77 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 	return st;
 }
 
-/* The thread's pending record, or NULL; claim: take a free fast slot. */
-static __always_inline struct em_pending *em_pending_find(__u32 tid, bool claim)
+static __always_inline __u32 *em_thread_gen(__u32 tid)
 {
-	__u32 idx = tid & (EM_PENDING_FAST - 1);
+	__u32 idx = tid & (EM_THREAD_GENS - 1);
+
+	return bpf_map_lookup_elem(&thread_gen, &idx);
+}
+
+/* Was the record made by a thread that is still alive? */
+static __always_inline bool em_pending_live(const struct em_pending *p)
+{
+	__u32 *g = em_thread_gen(p->tid);
+
+	return g && *g == p->gen;
+}
+
+/*
+ * The vCPU's pending record, or NULL; *in_lru says where it lives. claim:
+ * take the fast slot if it is free or its record is dead.
+ */
+static __always_inline struct em_pending *em_pending_find(__u64 key, bool claim, bool *in_lru)
+{
+	__u32 idx = em_pending_idx(key);
 	struct em_pending_slot *s = bpf_map_lookup_elem(&pending_fast, &idx);
 
+	*in_lru = false;
 	if (s) {
-		/* only thread tid ever runs this with tid: no race once owned */
-		if (s->owner == tid)
+		__u64 owner = s->owner;
+
+		/* a vCPU's events are serialised by KVM: no race once owned */
+		if (owner == key)
 			return &s->p;
-		if (claim && !s->owner && !__sync_val_compare_and_swap(&s->owner, 0, tid))
+		if (claim && (!owner || !em_pending_live(&s->p)) &&
+		    __sync_val_compare_and_swap(&s->owner, owner, key) == owner) {
+			/* a record it had in the LRU meanwhile is superseded */
+			if (!bpf_map_delete_elem(&pending, &key))
+				em_count(EM_BCNT_PENDING_DELETE);
 			return &s->p;
+		}
 	}
-	return bpf_map_lookup_elem(&pending, &tid);
+	*in_lru = true;
+	return bpf_map_lookup_elem(&pending, &key);
+}
+
+/* Nothing pending any more; an LRU record is deleted (not left to eviction). */
+static __always_inline void em_pending_consume(__u64 key, struct em_pending *p, bool in_lru)
+{
+	p->ts = 0;
+	if (in_lru && !bpf_map_delete_elem(&pending, &key))
+		em_count(EM_BCNT_PENDING_DELETE);
 }
 
 static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, __u32 vcpu,
-				       __u64 now)
+				       __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen;
 	struct em_pending *p;
 	struct em_stats *st;
+	__u32 *g;
+	bool in_lru;
 
 	if (!em_target_ok(tgid, vcpu)) {
-		/* another VM or vCPU: its thread never records a pending exit */
+		/* another VM or vCPU: its vCPU never records a pending exit */
 		em_count(EM_CNT_FILTERED);
 		return;
 	}
 	if (!em_reason_ok(isa, reason)) {
 		em_count(EM_CNT_FILTERED);
 		/* A filtered exit must not lend its entry to an earlier exit. */
-		p = em_pending_find(tid, false);
+		p = em_pending_find(key, false, &in_lru);
 		if (p)
-			p->ts = 0;
+			em_pending_consume(key, p, in_lru);
 		return;
 	}
 	st = em_reason_stats(isa, reason, true);
@@ -220,52 +278,71 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 			st->count++;
 	}
 
-	p = em_pending_find(tid, true);
+	g = em_thread_gen(tid);
+	gen = g ? *g : 0;
+	p = em_pending_find(key, true, &in_lru);
 	if (p) {
 		p->ts = now;
 		p->isa = isa;
 		p->reason = reason;
 		p->vcpu = vcpu;
 		p->tgid = tgid;
+		p->tid = tid;
+		p->gen = gen;
 	} else {
-		struct em_pending np = { .ts = now, .isa = isa, .reason = reason,
-					 .vcpu = vcpu, .tgid = tgid };
+		struct em_pending np = { .ts = now, .isa = isa, .reason = reason, .vcpu = vcpu,
+					 .tgid = tgid, .tid = tid, .gen = gen };
 
-		if (bpf_map_update_elem(&pending, &tid, &np, BPF_ANY))
-			em_count(EM_CNT_PENDING_FULL);
+		if (bpf_map_update_elem(&pending, &key, &np, BPF_NOEXIST))
+			em_count(EM_BCNT_PENDING_INSERT_FAIL);
+		else
+			em_count(EM_BCNT_PENDING_INSERT);
 	}
 }
 
-static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 now)
+static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32, isa, reason, pvcpu;
 	struct em_pending *p;
 	struct em_stats *st;
 	__u64 lat;
+	bool in_lru;
 
 	if (!em_target_ok(tgid, vcpu))
 		return;
-	p = em_pending_find(tid, false);
-	if (!p || !p->ts || p->tgid != tgid) {
+	p = em_pending_find(key, false, &in_lru);
+	if (!p || !p->ts || p->tgid != tgid || !em_pending_live(p)) {
 		/*
 		 * First entry of a vCPU, its exit was filtered, or the record
-		 * is a dead thread's whose tid was reused: no latency.
+		 * is a dead thread's (tid or kvm_vcpu address reused): no latency.
 		 */
 		if (p)
-			p->ts = 0;
+			em_pending_consume(key, p, in_lru);
 		em_count(EM_CNT_UNPAIRED_ENTRY);
 		return;
 	}
 	lat = now > p->ts ? now - p->ts : 0;
-	p->ts = 0;
-	st = em_reason_stats(p->isa, p->reason, false);
+	isa = p->isa;
+	reason = p->reason;
+	pvcpu = p->vcpu;
+	em_pending_consume(key, p, in_lru); /* p may be gone after this */
+	st = em_reason_stats(isa, reason, false);
 	if (st)
 		em_stats_add_latency(st, lat, 1);
 	if (breakdown_vm || breakdown_vcpu) {
-		st = em_breakdown_stats(p->isa, p->reason, p->tgid, p->vcpu, false);
+		st = em_breakdown_stats(isa, reason, tgid, pvcpu, false);
 		if (st)
 			em_stats_add_latency(st, lat, 1);
 	}
+}
+
+/* A thread exits: every record it made is dead from now on. */
+static __always_inline void em_on_thread_exit(__u64 pid_tgid)
+{
+	__u32 *g = em_thread_gen((__u32)pid_tgid);
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
 }
 
 #endif

@@ -2,13 +2,19 @@
 /*
  * exitmon: KVM exit counts and exit-handling latency, per (isa, reason).
  *
- * Two attach flavours of the same aggregation (aggregate.bpf.h); user
- * space loads exactly one pair (see docs/design.md for why and the numbers):
- *  - raw_tp: cheapest; reads the exit reason from the vendor's vCPU
+ * Three attach flavours of the same aggregation (aggregate.bpf.h); user
+ * space loads exactly one pair, plus the thread-exit hook (see
+ * docs/design.md for why, the numbers and which kernel gets which):
+ *  - raw_tp: cheapest; the vCPU pointer is the pending key. On 5.16+
+ *    (kvm_exit(vcpu, isa)) it reads the exit reason from the vendor's vCPU
  *    struct via CO-RE (vcpu_svm->vmcb->control.exit_code or
- *    vcpu_vmx->exit_reason.full), so it needs that type in kernel BTF.
+ *    vcpu_vmx->exit_reason.full), so it needs that type in kernel BTF;
+ *    before 5.16 (kvm_exit(exit_reason, vcpu, isa)) the reason is an
+ *    argument. User space picks the layout from the FUNC_PROTO in BTF.
  *  - tp (classic tracepoint): reads the fields KVM's tracepoint
- *    computed; works wherever the kvm tracepoints exist.
+ *    computed, located by CO-RE in the kvm module's BTF;
+ *  - tp_format: the same tracepoints for kvm modules without BTF; field
+ *    offsets come from tracefs events/kvm/kvm_{exit,entry}/format.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,20 +24,65 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* raw_tp kvm_exit arguments are (exit_reason, vcpu, isa), before 5.16 */
+const volatile bool kvm_exit_old_layout = false;
+
+/* tp_format: byte offsets of the fields in the trace record (from tracefs) */
+const volatile __u32 tpf_exit_reason_off = 0;
+const volatile __u32 tpf_exit_isa_off = 0;
+const volatile __u32 tpf_exit_vcpu_off = 0;
+const volatile __u32 tpf_entry_vcpu_off = 0;
+
 /* --- classic tracepoints ------------------------------------------- */
 
 SEC("tp/kvm/kvm_exit")
 int handle_exit_tp(struct trace_event_raw_kvm_exit *ctx)
 {
-	em_on_exit(bpf_get_current_pid_tgid(), ctx->isa, ctx->exit_reason, ctx->vcpu_id,
-		   bpf_ktime_get_ns());
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	em_on_exit(pid_tgid, ctx->isa, ctx->exit_reason, ctx->vcpu_id,
+		   EM_VCPU_KEY(pid_tgid >> 32, ctx->vcpu_id), bpf_ktime_get_ns());
 	return 0;
 }
 
 SEC("tp/kvm/kvm_entry")
 int handle_entry_tp(struct trace_event_raw_kvm_entry *ctx)
 {
-	em_on_entry(bpf_get_current_pid_tgid(), ctx->vcpu_id, bpf_ktime_get_ns());
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	em_on_entry(pid_tgid, ctx->vcpu_id, EM_VCPU_KEY(pid_tgid >> 32, ctx->vcpu_id),
+		    bpf_ktime_get_ns());
+	return 0;
+}
+
+/* A u32 field of the trace record at a tracefs-given offset. */
+static __always_inline __u32 em_tpf_field(void *ctx, __u32 off)
+{
+	__u32 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), ctx + off);
+	return v;
+}
+
+SEC("tp/kvm/kvm_exit")
+int handle_exit_tpf(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 vcpu = em_tpf_field(ctx, tpf_exit_vcpu_off);
+
+	em_on_exit(pid_tgid, em_tpf_field(ctx, tpf_exit_isa_off),
+		   em_tpf_field(ctx, tpf_exit_reason_off), vcpu,
+		   EM_VCPU_KEY(pid_tgid >> 32, vcpu), bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("tp/kvm/kvm_entry")
+int handle_entry_tpf(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 vcpu = em_tpf_field(ctx, tpf_entry_vcpu_off);
+
+	em_on_entry(pid_tgid, vcpu, EM_VCPU_KEY(pid_tgid >> 32, vcpu), bpf_ktime_get_ns());
 	return 0;
 }
 
@@ -103,17 +154,44 @@ static __always_inline u32 em_vcpu_id(struct kvm_vcpu *vcpu)
 	return BPF_CORE_READ(vcpu, vcpu_id);
 }
 
+/* Both layouts; the rodata flag is fixed at load, the verifier drops the other branch. */
 SEC("raw_tp/kvm_exit")
-int BPF_PROG(handle_exit_raw, struct kvm_vcpu *vcpu, u32 isa)
+int handle_exit_raw(__u64 *ctx)
 {
-	em_on_exit(bpf_get_current_pid_tgid(), isa, em_vcpu_exit_reason(vcpu, isa),
-		   em_vcpu_id(vcpu), bpf_ktime_get_ns());
+	struct kvm_vcpu *vcpu;
+	u32 isa, reason;
+
+	if (kvm_exit_old_layout) {
+		reason = ctx[0];
+		vcpu = (void *)ctx[1];
+		isa = ctx[2];
+	} else {
+		vcpu = (void *)ctx[0];
+		isa = ctx[1];
+		reason = em_vcpu_exit_reason(vcpu, isa);
+	}
+	em_on_exit(bpf_get_current_pid_tgid(), isa, reason, em_vcpu_id(vcpu), (__u64)vcpu,
+		   bpf_ktime_get_ns());
 	return 0;
 }
 
+/* kvm_entry(vcpu) since 5.10, (vcpu, force_immediate_exit) since 6.9 */
 SEC("raw_tp/kvm_entry")
-int BPF_PROG(handle_entry_raw, struct kvm_vcpu *vcpu)
+int handle_entry_raw(__u64 *ctx)
 {
-	em_on_entry(bpf_get_current_pid_tgid(), em_vcpu_id(vcpu), bpf_ktime_get_ns());
+	struct kvm_vcpu *vcpu = (void *)ctx[0];
+
+	em_on_entry(bpf_get_current_pid_tgid(), em_vcpu_id(vcpu), (__u64)vcpu,
+		    bpf_ktime_get_ns());
+	return 0;
+}
+
+/* --- thread exit: kills the records the thread made ------------------ */
+
+/* runs in the exiting task, so current's tid is the one that exits */
+SEC("raw_tp/sched_process_exit")
+int handle_thread_exit(__u64 *ctx)
+{
+	em_on_thread_exit(bpf_get_current_pid_tgid());
 	return 0;
 }

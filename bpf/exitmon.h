@@ -30,7 +30,8 @@
  *   VMX: basic reason 0..EM_VMX_SLOTS-1 with no flag bits      -> 0 ..
  *   SVM: exit codes 0x0..0xff                                  -> EM_SVM_BASE + code
  *        0x400..0x403 (NPF, AVIC, VMGEXIT)                     -> EM_SVM_BASE + 0x100 + (code - 0x400)
- *        0xffffffff (VMEXIT_INVALID)                           -> EM_SVM_BASE + 0x104
+ *        0xfffffffc..0xffffffff (INVALID_PMC, IDLE_REQUIRED,
+ *        BUSY, VMEXIT_INVALID: VMRUN failures)                 -> EM_SVM_BASE + 0x104 + (code - 0xfffffffc)
  * Everything else (VMX flag bits such as FAILED_VMENTRY, codes past the
  * table, unknown isa) goes to the bounded "other" hash keyed by the raw
  * code, so it stays visible with its exact value; if that hash is full
@@ -38,13 +39,14 @@
  */
 #define EM_VMX_SLOTS 96
 #define EM_SVM_BASE EM_VMX_SLOTS
-#define EM_SVM_SLOTS (0x100 + 4 + 1)
+#define EM_SVM_SLOTS (0x100 + 4 + 4)
 #define EM_SLOT_OTHER (EM_SVM_BASE + EM_SVM_SLOTS)
 #define EM_NSLOTS (EM_SLOT_OTHER + 1)
 #define EM_NO_SLOT 0xffffffffu
 
 #define EM_SVM_EXIT_NPF 0x400u
 #define EM_SVM_EXIT_INVALID 0xffffffffu
+#define EM_SVM_EXIT_VMRUN_FAIL_FIRST 0xfffffffcu /* INVALID_PMC */
 #define EM_VMX_BASIC_MASK 0xffffu
 
 /* Wildcards in em_key when no breakdown per VM / per vCPU is asked. */
@@ -69,14 +71,29 @@ struct em_stats {
 	__u64 hist[EM_HIST_BUCKETS];
 };
 
-/* Per-thread state between a kvm_exit and the next kvm_entry. */
+/*
+ * Per-vCPU state between a kvm_exit and that vCPU's next kvm_entry (keyed
+ * by the vCPU, see EM_VCPU_KEY below). tid/gen name the thread that made
+ * the exit and its incarnation: when that thread exits its generation
+ * changes and the record is dead (docs/design.md, "Pairing").
+ */
 struct em_pending {
 	__u64 ts;     /* ns of the exit; 0 = nothing pending */
 	__u32 isa;
 	__u32 reason;
-	__u32 vcpu;
+	__u32 vcpu;   /* vCPU id, or EM_ANY_VCPU when not read */
 	__u32 tgid;
+	__u32 tid;
+	__u32 gen;
 };
+
+/*
+ * Key of a vCPU in the classic tracepoint modes, whose record gives only
+ * the vCPU id: the VM process plus the id. raw_tp keys by the
+ * struct kvm_vcpu pointer instead. Neither is ever 0 (a VM process is
+ * never pid 0), which marks a free pending slot.
+ */
+#define EM_VCPU_KEY(tgid, vcpu_id) ((((__u64)(tgid)) << 32) | (__u32)(vcpu_id))
 
 /*
  * Run counters (indices of the per-CPU "counters" array and of
@@ -91,10 +108,24 @@ enum em_counter {
 	EM_CNT_FILTERED,           /* exits dropped by the pid/vCPU/reason filters */
 	EM_CNT_ENTRIES,            /* entries of threads that passed the filters; derived */
 	EM_CNT_UNPAIRED_ENTRY,     /* entries with no recorded exit (first entry, filtered exit) */
-	EM_CNT_PENDING_FULL,       /* exit not paired: per-thread map full */
+	EM_CNT_PENDING_FULL,       /* pending exits lost: evicted from the full pending LRU (derived) */
 	EM_CNT_OTHER_OVERFLOW,     /* unknown codes that found the "other" hash full */
 	EM_CNT_BREAKDOWN_OVERFLOW, /* exits not broken down: per-VM/vCPU hash full */
+	EM_CNT_RECURSION_MISSES,   /* events the kernel did not run the programs for (bpf_prog_info) */
 	EM_CNT__MAX,
+};
+
+/*
+ * Counters only the BPF side keeps, after the visible ones in the same
+ * map; user space turns them into EM_CNT_PENDING_FULL: every record is
+ * inserted into the pending LRU once and deleted once its entry (or a
+ * filtered exit) consumed it, so evicted = inserted - deleted - still there.
+ */
+enum em_bpf_counter {
+	EM_BCNT_PENDING_INSERT = EM_CNT__MAX, /* new records in the pending LRU */
+	EM_BCNT_PENDING_INSERT_FAIL,          /* LRU update refused (-ENOMEM): record lost */
+	EM_BCNT_PENDING_DELETE,               /* records deleted once consumed (entry, filtered exit) */
+	EM_BCNT__MAX,
 };
 
 /* Reason filter: a bitmap over slots in read-only data. */
@@ -152,6 +183,16 @@ EM_INLINE void em_stats_add_latency(struct em_stats *st, __u64 lat, __u64 n)
 		st->hist[b] += n;
 }
 
+/* Direct-mapped pending slots (bpf/aggregate.bpf.h), a power of two. */
+#define EM_PENDING_FAST 8192
+
+/* Fast pending slot of a vCPU key: Fibonacci hashing, as kvm_vcpu
+ * addresses are multiples of a large slab object size. */
+EM_INLINE __u32 em_pending_idx(__u64 key)
+{
+	return (__u32)((key * 0x9E3779B97F4A7C15ULL) >> 51) & (EM_PENDING_FAST - 1);
+}
+
 /* Dense slot of (isa, raw reason), or EM_NO_SLOT for the "other" hash. */
 EM_INLINE __u32 em_slot(__u32 isa, __u32 reason)
 {
@@ -162,8 +203,8 @@ EM_INLINE __u32 em_slot(__u32 isa, __u32 reason)
 			return EM_SVM_BASE + reason;
 		if (reason - EM_SVM_EXIT_NPF < 4)
 			return EM_SVM_BASE + 0x100 + (reason - EM_SVM_EXIT_NPF);
-		if (reason == EM_SVM_EXIT_INVALID)
-			return EM_SVM_BASE + 0x104;
+		if (reason >= EM_SVM_EXIT_VMRUN_FAIL_FIRST)
+			return EM_SVM_BASE + 0x104 + (reason - EM_SVM_EXIT_VMRUN_FAIL_FIRST);
 	}
 	return EM_NO_SLOT;
 }

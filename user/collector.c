@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* The libbpf side: pre-flight checks, load, attach, read the per-CPU maps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,15 +9,22 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "sysinfo.h"
 #include "exitmon.skel.h"
+
+/* the mode in use (AUTO and TP resolved) */
+enum em_mode { EM_MODE_RAW_TP, EM_MODE_TP, EM_MODE_TP_FORMAT };
 
 struct em_collector {
 	struct exitmon_bpf *skel;
-	enum em_attach mode;
+	enum em_mode mode;
+	enum em_kvm_layout layout;
+	uint64_t evicted; /* pending_full: never goes down (see read_pending_full) */
 	int ncpu;
 	struct em_stats *vals; /* ncpu values, the per-CPU lookup buffer */
 	__u64 *cnts;
@@ -25,6 +33,7 @@ struct em_collector {
 	__u32 *keys;
 	struct em_stats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
+	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
 };
 
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
@@ -64,35 +73,49 @@ static bool btf_has(const struct btf *btf, const char *name, int kind)
 	return btf && btf__find_by_name_kind(btf, name, kind) > 0;
 }
 
-/* Does the kernel (vmlinux or a module) describe `name` in BTF? */
-static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, const char *const *mods)
+/* The module's split BTF, or NULL when the kernel has none for it. */
+static struct btf *module_btf(struct btf *vmlinux, const char *mod)
 {
 	char path[128];
 
-	if (btf_has(vmlinux, name, kind))
-		return true;
-	for (; *mods; mods++) {
-		struct btf *m;
-		bool found;
-
-		snprintf(path, sizeof(path), "/sys/kernel/btf/%s", *mods);
-		if (access(path, R_OK))
-			continue;
-		m = btf__parse_split(path, vmlinux);
-		if (!m)
-			continue;
-		found = btf_has(m, name, kind);
-		btf__free(m);
-		if (found)
-			return true;
-	}
-	return false;
+	snprintf(path, sizeof(path), "/sys/kernel/btf/%s", mod);
+	if (access(path, R_OK))
+		return NULL;
+	return btf__parse_split(path, vmlinux);
 }
 
-static bool tracefs_has_kvm(void)
+/* Does the kernel (vmlinux or a module) describe `name` in BTF? */
+static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, const char *mod)
 {
-	return !access("/sys/kernel/tracing/events/kvm/kvm_exit", F_OK) ||
-	       !access("/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK);
+	struct btf *m;
+	bool found;
+
+	if (btf_has(vmlinux, name, kind))
+		return true;
+	m = module_btf(vmlinux, mod);
+	found = btf_has(m, name, kind);
+	btf__free(m);
+	return found;
+}
+
+static const char *tracefs_root(void)
+{
+	/* AT_EACCESS: the effective ids and capabilities (CAP_DAC_READ_SEARCH under systemd) */
+	if (!faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
+		return "/sys/kernel/tracing";
+	if (!faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+/* tracefs with the kvm events, mounting it if we may; NULL if none. */
+static const char *tracefs_kvm(void)
+{
+	if (!tracefs_root()) {
+		mkdir("/sys/kernel/tracing", 0755);
+		mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
+	}
+	return tracefs_root();
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -109,52 +132,267 @@ static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_lis
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Picks raw_tp when the vendor vCPU struct is in BTF, else classic tp. */
-static int choose_mode(const struct em_opts *o, enum em_attach *mode, char *err, size_t errlen)
+/* --- kvm_exit/kvm_entry prototypes ---------------------------------- */
+
+static const struct btf_type *resolved(const struct btf *btf, __u32 id)
 {
-	static const char *const kvm_mods[] = { "kvm", NULL };
-	static const char *const svm_mods[] = { "kvm_amd", NULL };
-	static const char *const vmx_mods[] = { "kvm_intel", NULL };
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool have_tp, vendor;
+	int r = btf__resolve_type(btf, id); /* through typedefs and modifiers */
+
+	return r < 0 ? NULL : btf__type_by_id(btf, r);
+}
+
+static bool is_u32(const struct btf *btf, __u32 id)
+{
+	const struct btf_type *t = resolved(btf, id);
+
+	return t && btf_is_int(t) && t->size == 4;
+}
+
+static bool is_vcpu_ptr(const struct btf *btf, __u32 id)
+{
+	const struct btf_type *t = resolved(btf, id);
+
+	if (!t || !btf_is_ptr(t))
+		return false;
+	t = resolved(btf, t->type);
+	return t && btf_is_struct(t) && !strcmp(btf__name_by_offset(btf, t->name_off), "kvm_vcpu");
+}
+
+/*
+ * Parameters of btf_trace_<name> (typedef -> pointer -> FUNC_PROTO), after
+ * the leading `void *__data`; NULL with err set if it is not that shape.
+ */
+static const struct btf_param *tp_params(const struct btf *btf, const char *name, int *n,
+					 char *err, size_t errlen)
+{
+	char tname[64];
+	const struct btf_type *t;
+	int id;
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF);
+	if (id <= 0) {
+		set_err(err, errlen, "%s not in kernel BTF", tname);
+		return NULL;
+	}
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (t && btf_is_ptr(t))
+		t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1) {
+		set_err(err, errlen, "%s is not a pointer to a function prototype", tname);
+		return NULL;
+	}
+	*n = btf_vlen(t) - 1;
+	return btf_params(t) + 1;
+}
+
+enum em_kvm_layout em_kvm_tp_layout(const struct btf *btf, char *err, size_t errlen)
+{
+	const struct btf_param *p;
+	enum em_kvm_layout l = EM_KVM_LAYOUT_UNKNOWN;
+	int n;
+
+	p = tp_params(btf, "kvm_exit", &n, err, errlen);
+	if (!p)
+		return EM_KVM_LAYOUT_UNKNOWN;
+	if (n == 2 && is_vcpu_ptr(btf, p[0].type) && is_u32(btf, p[1].type))
+		l = EM_KVM_LAYOUT_NEW;
+	else if (n == 3 && is_u32(btf, p[0].type) && is_vcpu_ptr(btf, p[1].type) &&
+		 is_u32(btf, p[2].type))
+		l = EM_KVM_LAYOUT_OLD;
+	if (l == EM_KVM_LAYOUT_UNKNOWN) {
+		set_err(err, errlen, "kvm_exit tracepoint has an unknown prototype (%d arguments): exitmon knows (struct kvm_vcpu *, u32 isa) [5.16+] and (u32 exit_reason, struct kvm_vcpu *, u32 isa) [5.12-5.15]",
+			n);
+		return l;
+	}
+	/* kvm_entry(vcpu) since 5.10, (vcpu, bool force_immediate_exit) since 6.9 */
+	p = tp_params(btf, "kvm_entry", &n, err, errlen);
+	if (!p)
+		return EM_KVM_LAYOUT_UNKNOWN;
+	if (n < 1 || n > 2 || !is_vcpu_ptr(btf, p[0].type)) {
+		set_err(err, errlen, "kvm_entry tracepoint has an unknown prototype (%d arguments): exitmon needs struct kvm_vcpu * first",
+			n);
+		return EM_KVM_LAYOUT_UNKNOWN;
+	}
+	return l;
+}
+
+/* --- tracefs format files -------------------------------------------- */
+
+int em_tp_format_offset(const char *text, const char *field, uint32_t *off, char *err,
+			size_t errlen)
+{
+	size_t flen = strlen(field);
+	const char *line = text;
+
+	while (line && *line) {
+		const char *end = strchr(line, '\n'), *decl = strstr(line, "field:");
+		const char *semi, *name;
+		unsigned o, sz;
+
+		if (!end)
+			end = line + strlen(line);
+		if (decl && decl < end && (semi = memchr(decl, ';', end - decl))) {
+			/* the name is the identifier right before ';' */
+			name = semi;
+			while (name > decl && (name[-1] == '_' || (name[-1] >= 'a' && name[-1] <= 'z') ||
+					       (name[-1] >= 'A' && name[-1] <= 'Z') ||
+					       (name[-1] >= '0' && name[-1] <= '9')))
+				name--;
+			if ((size_t)(semi - name) == flen && !memcmp(name, field, flen)) {
+				const char *os = strstr(semi, "offset:"), *ss = strstr(semi, "size:");
+
+				if (!os || !ss || os > end || ss > end ||
+				    sscanf(os, "offset:%u;", &o) != 1 || sscanf(ss, "size:%u;", &sz) != 1) {
+					set_err(err, errlen, "field '%s': no offset/size", field);
+					return -1;
+				}
+				if (sz != 4 || o > 4096 - 4) {
+					set_err(err, errlen, "field '%s': size %u at offset %u, expected a u32 in the first page",
+						field, sz, o);
+					return -1;
+				}
+				*off = o;
+				return 0;
+			}
+		}
+		line = *end ? end + 1 : NULL;
+	}
+	set_err(err, errlen, "no field '%s'", field);
+	return -1;
+}
+
+/* Reads root/events/kvm/<event>/format and finds each field's offset. */
+static int tp_format_offsets(const char *root, const char *event, const char *const *fields,
+			     uint32_t *offs, char *err, size_t errlen)
+{
+	char path[256], buf[16384], why[160];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/events/kvm/%s/format", root, event);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	for (; *fields; fields++, offs++)
+		if (em_tp_format_offset(buf, *fields, offs, why, sizeof(why))) {
+			set_err(err, errlen, "%s: %s", path, why);
+			return -1;
+		}
+	return 0;
+}
+
+/* Oldest kernel exitmon runs on (README "Supported kernels"). */
+#define EM_KERNEL_MIN_MAJOR 5
+#define EM_KERNEL_MIN_MINOR 12
+
+/*
+ * Picks the attach mode (docs/design.md, "Attach modes"):
+ *  auto: raw_tp when the kvm prototypes are known and the exit reason can
+ *        be had (old layout: an argument; new: vcpu_svm/vcpu_vmx in BTF);
+ *        else classic tp (CO-RE when kvm has BTF), else tp_format.
+ */
+static int choose_mode(const struct em_collector_cfg *cfg, struct em_collector *c, char *err,
+		       size_t errlen)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *kvm = NULL;
+	const struct btf *kb = NULL;
+	char why[256] = "";
+	bool vendor = false, tp_btf = false, module_loaded = !access("/sys/module/kvm", F_OK);
+	const char *tfs;
 
 	if (!vmlinux) {
 		set_err(err, errlen, "kernel BTF not available (/sys/kernel/btf/vmlinux): exitmon needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return -1;
 	}
-	have_tp = kernel_has_type(vmlinux, "btf_trace_kvm_exit", BTF_KIND_TYPEDEF, kvm_mods) &&
-		  kernel_has_type(vmlinux, "btf_trace_kvm_entry", BTF_KIND_TYPEDEF, kvm_mods);
-	if (!have_tp) {
-		btf__free(vmlinux);
-		set_err(err, errlen, "kvm tracepoints not found: is the kvm module loaded? (modprobe kvm_intel or kvm_amd)");
-		return -1;
+	if (btf_has(vmlinux, "btf_trace_kvm_exit", BTF_KIND_TYPEDEF))
+		kb = vmlinux; /* kvm built in */
+	else if ((kvm = module_btf(vmlinux, "kvm")) && btf_has(kvm, "btf_trace_kvm_exit", BTF_KIND_TYPEDEF))
+		kb = kvm;
+	c->layout = EM_KVM_LAYOUT_UNKNOWN;
+	if (kb) {
+		c->layout = em_kvm_tp_layout(kb, why, sizeof(why));
+		vendor = kernel_has_type(vmlinux, "vcpu_svm", BTF_KIND_STRUCT, "kvm_amd") ||
+			 kernel_has_type(vmlinux, "vcpu_vmx", BTF_KIND_STRUCT, "kvm_intel");
+		tp_btf = btf_has(kb, "trace_event_raw_kvm_exit", BTF_KIND_STRUCT) &&
+			 btf_has(kb, "trace_event_raw_kvm_entry", BTF_KIND_STRUCT);
 	}
-	vendor = kernel_has_type(vmlinux, "vcpu_svm", BTF_KIND_STRUCT, svm_mods) ||
-		 kernel_has_type(vmlinux, "vcpu_vmx", BTF_KIND_STRUCT, vmx_mods);
+	btf__free(kvm);
 	btf__free(vmlinux);
 
-	*mode = o->attach;
-	if (*mode == EM_ATTACH_AUTO)
-		*mode = vendor ? EM_ATTACH_RAW_TP : EM_ATTACH_TP;
-	if (*mode == EM_ATTACH_RAW_TP && !vendor) {
-		set_err(err, errlen, "--attach raw_tp needs vcpu_svm or vcpu_vmx in kernel BTF (kvm_amd/kvm_intel not loaded?); use --attach tp");
-		return -1;
-	}
-	if (*mode == EM_ATTACH_TP && !tracefs_has_kvm()) {
-		/* classic tracepoints are found through tracefs; mount it if we may */
-		mkdir("/sys/kernel/tracing", 0755);
-		mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
-		if (!tracefs_has_kvm()) {
-			set_err(err, errlen, "tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing");
+	if (cfg->attach == EM_COLL_ATTACH_RAW_TP || (cfg->attach == EM_COLL_ATTACH_AUTO && kb &&
+						     c->layout != EM_KVM_LAYOUT_UNKNOWN &&
+						     (c->layout == EM_KVM_LAYOUT_OLD || vendor))) {
+		if (!kb) {
+			set_err(err, errlen, module_loaded ?
+				"--attach raw_tp needs BTF of the kvm module (no /sys/kernel/btf/kvm: kernel without CONFIG_DEBUG_INFO_BTF_MODULES or kvm built without BTF); use --attach tp" :
+				"kvm tracepoints not found: the kvm module is not loaded (modprobe kvm_intel or kvm_amd)");
 			return -1;
 		}
+		if (c->layout == EM_KVM_LAYOUT_UNKNOWN) {
+			set_err(err, errlen, "%s; use --attach tp", why);
+			return -1;
+		}
+		if (c->layout == EM_KVM_LAYOUT_NEW && !vendor) {
+			set_err(err, errlen, "--attach raw_tp needs vcpu_svm or vcpu_vmx in kernel BTF (kvm_amd/kvm_intel not loaded?); use --attach tp");
+			return -1;
+		}
+		c->mode = EM_MODE_RAW_TP;
+		return 0;
+	}
+	if (cfg->verbose && kb && c->layout == EM_KVM_LAYOUT_UNKNOWN)
+		fprintf(stderr, "exitmon: %s; using the classic tracepoints\n", why);
+	tfs = tracefs_kvm();
+	if (!tfs) {
+		if (!kb && !module_loaded)
+			set_err(err, errlen, "kvm tracepoints not found: the kvm module is not loaded (modprobe kvm_intel or kvm_amd)");
+		else
+			set_err(err, errlen, "kvm tracepoints not found in tracefs (no events/kvm/kvm_exit; tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing)");
+		return -1;
+	}
+	c->mode = tp_btf && cfg->attach != EM_COLL_ATTACH_TP_FORMAT ? EM_MODE_TP : EM_MODE_TP_FORMAT;
+	if (c->mode == EM_MODE_TP_FORMAT) {
+		static const char *const exit_f[] = { "exit_reason", "isa", "vcpu_id", NULL };
+		static const char *const entry_f[] = { "vcpu_id", NULL };
+
+		if (tp_format_offsets(tfs, "kvm_exit", exit_f, c->tpf_exit, err, errlen) ||
+		    tp_format_offsets(tfs, "kvm_entry", entry_f, &c->tpf_entry, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/* Refuses kernels older than the supported minimum, saying why. */
+static int check_kernel(char *err, size_t errlen)
+{
+	struct utsname u;
+	unsigned maj, min;
+
+	if (uname(&u) || em_kernel_version(u.release, &maj, &min))
+		return 0; /* unparsable: let the load say what is missing */
+	if (maj < EM_KERNEL_MIN_MAJOR || (maj == EM_KERNEL_MIN_MAJOR && min < EM_KERNEL_MIN_MINOR)) {
+		set_err(err, errlen, "kernel %s is older than %d.%d, the oldest exitmon supports (BPF atomics, module BTF, recursion_misses)",
+			u.release, EM_KERNEL_MIN_MAJOR, EM_KERNEL_MIN_MINOR);
+		return -1;
 	}
 	return 0;
 }
 
 const char *em_collector_attach_name(const struct em_collector *c)
 {
-	return c->mode == EM_ATTACH_RAW_TP ? "raw_tp" : "tp";
+	static const char *const names[] = { [EM_MODE_RAW_TP] = "raw_tp", [EM_MODE_TP] = "tp",
+					     [EM_MODE_TP_FORMAT] = "tp_format" };
+
+	return names[c->mode];
 }
 
 int em_collector_map_fd(const struct em_collector *c, const char *name)
@@ -164,15 +402,38 @@ int em_collector_map_fd(const struct em_collector *c, const char *name)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
-struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_t errlen)
+/* Reason filter bitmap; a code with no slot cannot be filtered, so it is refused. */
+static int set_reason_filter(struct exitmon_bpf *skel, const struct em_collector_cfg *cfg,
+			     char *err, size_t errlen)
+{
+	unsigned i;
+
+	skel->rodata->filter_reasons_on = cfg->filters.nreasons > 0;
+	for (i = 0; i < cfg->filters.nreasons; i++) {
+		__u32 code = cfg->filters.reasons[i];
+		/* as em_reason_ok(): VMX flag bits do not change the slot */
+		__u32 slot = em_slot(cfg->isa, cfg->isa == EM_ISA_VMX ? code & EM_VMX_BASIC_MASK : code);
+
+		if (slot >= EM_NSLOTS) {
+			set_err(err, errlen, "--reason 0x%x: exitmon has no slot for this code, so it cannot filter on it",
+				code);
+			return -1;
+		}
+		skel->rodata->filter_reasons[slot / 64] |= 1ULL << (slot % 64);
+	}
+	return 0;
+}
+
+struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char *err,
+				       size_t errlen)
 {
 	struct em_collector *c;
 	struct exitmon_bpf *skel;
-	bool raw;
-	unsigned i;
 	int rc;
 
-	libbpf_set_print(o->verbose ? libbpf_verbose : libbpf_quiet);
+	libbpf_set_print(cfg->verbose ? libbpf_verbose : libbpf_quiet);
+	if (check_kernel(err, errlen))
+		return NULL;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		set_err(err, errlen, "kernel BTF not available (/sys/kernel/btf/vmlinux): exitmon needs a kernel built with CONFIG_DEBUG_INFO_BTF=y");
 		return NULL;
@@ -187,7 +448,7 @@ struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_
 		set_err(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (choose_mode(o, &c->mode, err, errlen))
+	if (choose_mode(cfg, c, err, errlen))
 		goto fail;
 	c->ncpu = libbpf_num_possible_cpus();
 	if (c->ncpu <= 0) {
@@ -214,39 +475,38 @@ struct em_collector *em_collector_open(const struct em_opts *o, char *err, size_
 		goto fail;
 	}
 	c->skel = skel;
-	skel->rodata->filter_tgid = o->filters.pid;
-	skel->rodata->filter_vcpu = o->filters.vcpu < 0 ? EM_ANY_VCPU : (__u32)o->filters.vcpu;
-	skel->rodata->breakdown_vm = o->filters.per_vm;
-	skel->rodata->breakdown_vcpu = o->filters.per_vcpu;
-	if (o->filters.nreasons) {
-		skel->rodata->filter_reasons_on = true;
-		for (i = 0; i < o->filters.nreasons; i++) {
-			__u32 slot = em_slot(o->isa, o->filters.reasons[i]);
-
-			if (slot < EM_NSLOTS)
-				skel->rodata->filter_reasons[slot / 64] |= 1ULL << (slot % 64);
-		}
-	}
-	if (o->filters.per_vm || o->filters.per_vcpu) {
-		rc = bpf_map__set_max_entries(skel->maps.breakdown, o->max_keys);
+	skel->rodata->filter_tgid = cfg->filters.pid;
+	skel->rodata->filter_vcpu = cfg->filters.vcpu < 0 ? EM_ANY_VCPU : (__u32)cfg->filters.vcpu;
+	skel->rodata->breakdown_vm = cfg->filters.per_vm;
+	skel->rodata->breakdown_vcpu = cfg->filters.per_vcpu;
+	skel->rodata->kvm_exit_old_layout = c->layout == EM_KVM_LAYOUT_OLD;
+	skel->rodata->tpf_exit_reason_off = c->tpf_exit[0];
+	skel->rodata->tpf_exit_isa_off = c->tpf_exit[1];
+	skel->rodata->tpf_exit_vcpu_off = c->tpf_exit[2];
+	skel->rodata->tpf_entry_vcpu_off = c->tpf_entry;
+	if (set_reason_filter(skel, cfg, err, errlen))
+		goto fail;
+	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
+		rc = bpf_map__set_max_entries(skel->maps.breakdown, cfg->max_keys);
 		if (rc) {
 			set_err(err, errlen, "cannot size the breakdown map: %s", strerror(-rc));
 			goto fail;
 		}
 	}
-	raw = c->mode == EM_ATTACH_RAW_TP;
-	bpf_program__set_autoload(skel->progs.handle_exit_raw, raw);
-	bpf_program__set_autoload(skel->progs.handle_entry_raw, raw);
-	bpf_program__set_autoload(skel->progs.handle_exit_tp, !raw);
-	bpf_program__set_autoload(skel->progs.handle_entry_tp, !raw);
+	bpf_program__set_autoload(skel->progs.handle_exit_raw, c->mode == EM_MODE_RAW_TP);
+	bpf_program__set_autoload(skel->progs.handle_entry_raw, c->mode == EM_MODE_RAW_TP);
+	bpf_program__set_autoload(skel->progs.handle_exit_tp, c->mode == EM_MODE_TP);
+	bpf_program__set_autoload(skel->progs.handle_entry_tp, c->mode == EM_MODE_TP);
+	bpf_program__set_autoload(skel->progs.handle_exit_tpf, c->mode == EM_MODE_TP_FORMAT);
+	bpf_program__set_autoload(skel->progs.handle_entry_tpf, c->mode == EM_MODE_TP_FORMAT);
 
 	rc = exitmon_bpf__load(skel);
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
 			set_err(err, errlen, "permission denied loading BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)");
 		else
-			set_err(err, errlen, "cannot load BPF programs: %s (run with -v for libbpf's log)",
-				strerror(-rc));
+			set_err(err, errlen, "cannot load BPF programs (%s): %s (run with -v for libbpf's log)",
+				em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
 	rc = exitmon_bpf__attach(skel);
@@ -298,9 +558,9 @@ static void slot_code(__u32 slot, uint32_t *isa, uint32_t *reason)
 	} else if (slot < EM_SVM_BASE + 0x104) {
 		*isa = EM_ISA_SVM;
 		*reason = EM_SVM_EXIT_NPF + (slot - EM_SVM_BASE - 0x100);
-	} else if (slot == EM_SVM_BASE + 0x104) {
+	} else if (slot < EM_SVM_BASE + EM_SVM_SLOTS) {
 		*isa = EM_ISA_SVM;
-		*reason = EM_SVM_EXIT_INVALID;
+		*reason = EM_SVM_EXIT_VMRUN_FAIL_FIRST + (slot - EM_SVM_BASE - 0x104);
 	} else {
 		*isa = 0; /* the overflow row of codes outside any table */
 		*reason = 0;
@@ -380,10 +640,53 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 	return 0;
 }
 
+/*
+ * Pending records the LRU evicted: each record is inserted once and
+ * deleted once consumed, so evicted = inserted - deleted - keys left,
+ * plus inserts the kernel refused. Counters are read before the keys, so
+ * a record inserted meanwhile can make it low for one read: it is kept
+ * monotonic.
+ */
+static uint64_t pending_full(struct em_collector *c, const uint64_t *bcnt)
+{
+	uint64_t in = bcnt[EM_BCNT_PENDING_INSERT], del = bcnt[EM_BCNT_PENDING_DELETE], keys = 0;
+	int fd = bpf_map__fd(c->skel->maps.pending);
+	__u64 key, next, *prev = NULL;
+
+	if (in > del) /* else nothing can be left, nor evicted: skip the walk */
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			keys++;
+		}
+	if (in > del + keys && in - del - keys > c->evicted)
+		c->evicted = in - del - keys;
+	return c->evicted + bcnt[EM_BCNT_PENDING_INSERT_FAIL];
+}
+
+/* Events the kernel skipped because a BPF program was already running on that CPU. */
+static uint64_t recursion_misses(const struct em_collector *c)
+{
+	struct bpf_program *p;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_program(p, c->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 {
 	struct exitmon_bpf *skel = c->skel;
 	int fd = bpf_map__fd(skel->maps.stats);
+	uint64_t bcnt[EM_BCNT__MAX];
 	__u32 i;
 	int cpu, rc;
 
@@ -397,13 +700,16 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 	if (rc)
 		return rc;
 	fd = bpf_map__fd(skel->maps.counters);
-	for (i = 0; i < EM_CNT__MAX; i++) {
-		s->counters[i] = 0;
+	for (i = 0; i < EM_BCNT__MAX; i++) {
+		bcnt[i] = 0;
 		if (bpf_map_lookup_elem(fd, &i, c->cnts))
 			return -errno;
 		for (cpu = 0; cpu < c->ncpu; cpu++)
-			s->counters[i] += c->cnts[cpu];
+			bcnt[i] += c->cnts[cpu];
 	}
+	memcpy(s->counters, bcnt, sizeof(s->counters));
+	s->counters[EM_CNT_PENDING_FULL] = pending_full(c, bcnt);
+	s->counters[EM_CNT_RECURSION_MISSES] = recursion_misses(c);
 	/* derived, not counted in the handlers (see enum em_counter) */
 	s->counters[EM_CNT_EXITS] = s->counters[EM_CNT_FILTERED];
 	s->counters[EM_CNT_ENTRIES] = s->counters[EM_CNT_UNPAIRED_ENTRY];

@@ -13,6 +13,7 @@ const char *const em_counter_names[EM_CNT__MAX] = {
 	[EM_CNT_PENDING_FULL] = "pending_full",
 	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
 	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
+	[EM_CNT_RECURSION_MISSES] = "recursion_misses",
 };
 
 void em_snapshot_init(struct em_snapshot *s)

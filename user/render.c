@@ -131,8 +131,11 @@ static void print_counters(FILE *f, const uint64_t *c)
 		fprintf(f, "warning: %llu exits missing from the breakdown (table full; raise --max-keys)\n",
 			(unsigned long long)c[EM_CNT_BREAKDOWN_OVERFLOW]);
 	if (c[EM_CNT_PENDING_FULL])
-		fprintf(f, "warning: %llu exits without latency (per-thread table full)\n",
+		fprintf(f, "warning: %llu pending exits lost their latency (pending table full, evicted)\n",
 			(unsigned long long)c[EM_CNT_PENDING_FULL]);
+	if (c[EM_CNT_RECURSION_MISSES])
+		fprintf(f, "warning: %llu kvm events not seen (the kernel skipped the programs: recursion_misses)\n",
+			(unsigned long long)c[EM_CNT_RECURSION_MISSES]);
 }
 
 void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Snapshot files: struct em_snapshot <-> JSON (jansson), atomic save. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
+#define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +18,11 @@
 #include "snapshot.h"
 #include "reasons.h"
 #include "render.h"
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
+#include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
 
-_Static_assert(EM_CNT__MAX == 7, "update em_counter_names and docs/snapshots.md");
+_Static_assert(EM_CNT__MAX == 8, "update em_counter_names and docs/snapshots.md");
 
 struct ctx {
 	char *err;
@@ -613,6 +611,32 @@ static int check_duplicates(struct em_snapshot *s, struct ctx *c)
 		    r->vcpu == EM_ANY_VCPU ? -1 : (int64_t)r->vcpu);
 }
 
+/*
+ * The TOTAL line and the percentages sum the rows, and JSON output holds
+ * integers up to 2^63-1: sums above that would print wrapped or not at
+ * all, so such a file is refused.
+ */
+static int check_totals(const struct em_snapshot *s, struct ctx *c)
+{
+	int64_t count = 0, lat_count = 0, lat_sum = 0, breakdown = 0;
+	size_t i;
+
+	for (i = 0; i < s->nrows; i++) {
+		const struct em_stats *st = &s->rows[i].st;
+		bool ovf;
+
+		if (em_row_is_total(&s->rows[i]))
+			ovf = __builtin_add_overflow(count, st->count, &count) |
+			      __builtin_add_overflow(lat_count, st->lat_count, &lat_count) |
+			      __builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
+		else
+			ovf = __builtin_add_overflow(breakdown, st->count, &breakdown);
+		if (ovf)
+			return fail(c, -EINVAL, "rows[%zu]: the rows' counts or latency sums exceed 2^63-1", i);
+	}
+	return 0;
+}
+
 static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 {
 	struct em_meta *m = &s->meta;
@@ -659,11 +683,16 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
 		return rc;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
+		if (i == EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
+			s->counters[i] = 0; /* a snapshot from before exitmon had it */
+		else if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;
 
 	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
 		return rc;
+	if (json_array_size(rows) > EM_SNAPSHOT_MAX_ROWS)
+		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", json_array_size(rows),
+			    EM_SNAPSHOT_MAX_ROWS);
 	if (json_array_size(rows)) {
 		s->rows = calloc(json_array_size(rows), sizeof(*s->rows));
 		if (!s->rows)
@@ -675,7 +704,56 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 			return rc;
 		s->nrows++;
 	}
+	if ((rc = check_totals(s, c)))
+		return rc;
 	return check_duplicates(s, c);
+}
+
+/*
+ * jansson's memory while parsing is bounded to EM_PARSE_MEM_FACTOR times
+ * the input (plus 1 MiB): "[1,1,1,...]"-like input would otherwise take
+ * ~25 times its size. Plain malloc/free underneath (so free() of
+ * json_dumps' text stays right); malloc_usable_size counts the frees.
+ * The budget is per thread and only set in parse().
+ */
+static _Thread_local size_t parse_budget, parse_used;
+static _Thread_local bool parse_over;
+
+static void *json_alloc(size_t n)
+{
+	void *p;
+
+	if (parse_budget && n > parse_budget - parse_used) {
+		parse_over = true;
+		return NULL;
+	}
+	p = malloc(n);
+	if (p && parse_budget) {
+		size_t got = malloc_usable_size(p);
+
+		if (got > parse_budget - parse_used) {
+			free(p);
+			parse_over = true;
+			return NULL;
+		}
+		parse_used += got;
+	}
+	return p;
+}
+
+static void json_release(void *p)
+{
+	if (p && parse_budget) {
+		size_t got = malloc_usable_size(p);
+
+		parse_used -= got < parse_used ? got : parse_used;
+	}
+	free(p);
+}
+
+__attribute__((constructor)) static void json_alloc_init(void)
+{
+	json_set_alloc_funcs(json_alloc, json_release);
 }
 
 static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
@@ -689,7 +767,14 @@ static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx 
 		return fail(c, -EINVAL, "empty file, not a snapshot");
 	if (len > EM_SNAPSHOT_MAX_BYTES)
 		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
+	parse_budget = len * EM_PARSE_MEM_FACTOR + (1u << 20);
+	parse_used = 0;
+	parse_over = false;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	parse_budget = 0;
+	if (!root && parse_over)
+		return fail(c, -EINVAL, "not a snapshot: parsing it would take more than %d times its size in memory",
+			    EM_PARSE_MEM_FACTOR);
 	if (!root) {
 		/* jansson's words when the input stops in the middle of a value */
 		bool at_end = strstr(je.text, "near end of file") || strstr(je.text, "premature end of input");
@@ -716,180 +801,59 @@ int em_snapshot_parse(const char *buf, size_t len, struct em_snapshot *s, char *
 int em_snapshot_load(const char *path, struct em_snapshot *s, char *err, size_t errlen)
 {
 	struct ctx c = { err, errlen };
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	struct stat st;
-	int fd, rc;
+	const char *p;
+	char *buf;
+	size_t len;
+	int rc;
 
 	em_snapshot_init(s);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(&c, -errno, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return fail(&c, -EISDIR, "is a directory, not a snapshot file");
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			char *nb;
-
-			if (cap > EM_SNAPSHOT_MAX_BYTES) {
-				rc = fail(&c, -EFBIG, "too large for a snapshot (more than %u bytes)",
-					  EM_SNAPSHOT_MAX_BYTES);
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = nomem(&c);
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = fail(&c, -errno, "read error: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	rc = parse(buf, len, s, &c);
-out:
+	if ((rc = em_safefile_read(path, EM_SNAPSHOT_MAX_BYTES, &buf, &len, err, errlen)))
+		return rc;
+	/* Anything but an object is refused before it is parsed (a huge array). */
+	for (p = buf; p < buf + len && strchr(" \t\r\n", *p); p++)
+		;
+	if (p < buf + len && *p != '{')
+		rc = fail(&c, -EINVAL, "not an exitmon snapshot: the document does not start with '{'");
+	else
+		rc = parse(buf, len, s, &c);
 	free(buf);
-	close(fd);
 	return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* Atomic save                                                         */
+/* Save (the file safety is in safefile.c)                             */
 
-static int fsync_dir(const char *dir, struct ctx *c)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return fail(c, -errno, "saved, but cannot open directory %s to sync it: %s", dir, strerror(errno));
-	/* Some file systems do not sync directories (EINVAL); nothing to do then. */
-	if (fsync(fd) && errno != EINVAL)
-		rc = fail(c, -errno, "saved, but syncing directory %s failed: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
-/* Moves tmp to path; without force never replaces an existing path. */
-static int publish(const char *tmp, const char *path, bool force, struct ctx *c)
-{
-	if (force) {
-		if (rename(tmp, path))
-			return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
-		return 0;
-	}
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-		goto err;
-	/* No RENAME_NOREPLACE here: link() also fails if path exists. */
-	if (link(tmp, path) == 0) {
-		unlink(tmp);
-		return 0;
-	}
-	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
-		goto err;
-	/* Neither (e.g. vfat): best effort, a racing writer could slip in. */
-	if (access(path, F_OK) == 0) {
-		errno = EEXIST;
-		goto err;
-	}
-	if (rename(tmp, path) == 0)
-		return 0;
-err:
-	if (errno == EEXIST)
-		return fail(c, -EEXIST, "already exists (use --force to overwrite)");
-	return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
-}
-
-static int write_all(int fd, const char *text, const char *tmp, struct ctx *c)
-{
-	FILE *f = fdopen(fd, "w");
-	int rc = 0;
-
-	if (!f) {
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	if (fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f))
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	else if (fsync(fileno(f)))
-		rc = fail(c, -errno, "cannot sync %s: %s", tmp, strerror(errno));
-	if (fclose(f) && !rc)
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	return rc;
-}
-
-int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, char *err, size_t errlen)
+int em_snapshot_save_file(struct em_safefile *f, const struct em_snapshot *s, char *err, size_t errlen)
 {
 	struct ctx c = { err, errlen };
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	int dirlen = slash ? (int)(slash - path) + 1 : 0;
-	char *text = NULL, *tmp = NULL, *dir = NULL;
-	bool tmp_exists = false;
+	char *text;
 	json_t *root;
-	int fd, rc;
+	size_t len;
+	int rc;
 
-	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-		return fail(&c, -EINVAL, "not a file name");
-	if (!force && access(path, F_OK) == 0) /* early and friendly; publish() is the real check */
-		return fail(&c, -EEXIST, "already exists (use --force to overwrite)");
 	if ((rc = to_json(s, &root, &c)))
 		return rc;
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	if (!text)
 		return nomem(&c);
-	if (asprintf(&tmp, "%.*s.%s.tmp-XXXXXX", dirlen, path, base) < 0 ||
-	    asprintf(&dir, "%.*s", dirlen ? dirlen : 1, dirlen ? path : ".") < 0) {
-		tmp = dir = NULL;
-		rc = nomem(&c);
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = fail(&c, -errno, "cannot create a temporary file in %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	tmp_exists = true;
-	if (fchmod(fd, 0644)) {
-		rc = fail(&c, -errno, "cannot chmod %s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if ((rc = write_all(fd, text, tmp, &c)))
-		goto out;
-	if (em_snapshot_save_hook && (rc = em_snapshot_save_hook(tmp, path))) {
-		rc = rc < 0 ? rc : -EIO;
-		fail(&c, rc, "cannot rename the temporary file into place: %s (simulated)", strerror(-rc));
-		goto out;
-	}
-	if ((rc = publish(tmp, path, force, &c)))
-		goto out;
-	tmp_exists = false;
-	rc = fsync_dir(dir, &c);
-out:
-	if (tmp_exists)
-		unlink(tmp);
+	len = strlen(text);
+	text[len] = '\n'; /* json_dumps leaves room: its NUL */
+	rc = em_safefile_write(f, text, len + 1, err, errlen);
 	free(text);
-	free(tmp);
-	free(dir);
+	return rc;
+}
+
+int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, char *err, size_t errlen)
+{
+	struct em_safefile f;
+	int rc;
+
+	if ((rc = em_safefile_open(&f, path, force, err, errlen)))
+		return rc;
+	f.before_publish = em_snapshot_save_hook;
+	rc = em_snapshot_save_file(&f, s, err, errlen);
+	em_safefile_close(&f);
 	return rc;
 }
 

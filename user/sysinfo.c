@@ -31,6 +31,15 @@ static void cpuinfo_field(const char *key, char *out, size_t len)
 	fclose(f);
 }
 
+int em_kernel_version(const char *release, unsigned *major, unsigned *minor)
+{
+	char dot;
+
+	if (!release || sscanf(release, "%u%c%u", major, &dot, minor) != 3 || dot != '.')
+		return -1;
+	return 0;
+}
+
 uint32_t em_host_isa(void)
 {
 	char vendor[64];

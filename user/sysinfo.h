@@ -12,4 +12,7 @@ void em_sysinfo_fill(struct em_meta *m);
 /* Reads the KVM vendor module's parameters under root (for tests: a fake /sys/module). */
 void em_sysinfo_params(struct em_meta *m, const char *module_root);
 
+/* "5.15.0-91-generic" -> 5, 15. 0 on success, -1 if it does not start with N.N. */
+int em_kernel_version(const char *release, unsigned *major, unsigned *minor);
+
 #endif

@@ -5,7 +5,8 @@
 # tables. Knobs: BENCH_ROUNDS (test-run rounds, 7), BENCH_PAIRS (100000),
 # BENCH_RIG=0 (skip the rig), BENCH_RIG_ROUNDS (3), BENCH_N (CPUIDs, 100000).
 BENCH_BUILD := $(BUILD)/bench
-BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_BUILD)/pair.bpf.o
+BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_BUILD)/pair.bpf.o \
+                  $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o
 
 .PHONY: bench bench-build bench-host bench-rig
 
@@ -17,6 +18,10 @@ $(BENCH_BUILD)/floor.bpf.o: tests/bench/floor.bpf.c vmlinux.h | $(BENCH_BUILD)
 
 $(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# the test driver with pending_fast as a plain ARRAY (values at 56 mod 64)
+$(BENCH_BUILD)/exitmon_test_unaligned.bpf.o: bpf/exitmon_test.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -DEM_PENDING_FAST_FLAGS=0 -c $< -o $@
 
 $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
 	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@

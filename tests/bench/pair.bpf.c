@@ -16,13 +16,16 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* a struct kvm_vcpu address, the pending key of raw_tp */
+#define EMB_VCPU 0xffff888123454000ULL
+
 SEC("tc")
 int pair_tc(struct __sk_buff *skb)
 {
 	__u64 pid_tgid = (1000ULL << 32) | 1001, t = bpf_ktime_get_ns();
 
-	em_on_exit(pid_tgid, EM_ISA_SVM, 0x72, 0, t);
-	em_on_entry(pid_tgid, 0, bpf_ktime_get_ns() + (t & 4095));
+	em_on_exit(pid_tgid, EM_ISA_SVM, 0x72, 0, EMB_VCPU, t);
+	em_on_entry(pid_tgid, 0, EMB_VCPU, bpf_ktime_get_ns() + (t & 4095));
 	return 0;
 }
 
@@ -45,11 +48,12 @@ int piece_clock(struct __sk_buff *skb)
 SEC("tc")
 int piece_pending(struct __sk_buff *skb)
 {
-	struct em_pending *p = em_pending_find(1001, true);
+	bool in_lru;
+	struct em_pending *p = em_pending_find(EMB_VCPU, true, &in_lru);
 
 	if (p)
 		p->ts = 2;
-	p = em_pending_find(1001, false);
+	p = em_pending_find(EMB_VCPU, false, &in_lru);
 	if (p)
 		p->ts = 0;
 	return 0;

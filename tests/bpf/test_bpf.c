@@ -20,6 +20,8 @@
 #include "exitmon_test.skel.h"
 #include "collector.h"
 #include "hist.h"
+#include "sysinfo.h"
+#include <bpf/btf.h>
 
 static const char *skip_reason;
 
@@ -81,14 +83,25 @@ static void fx_close(struct fx *f)
 	free(f);
 }
 
+/* One synthetic event on CPU cpu (-1: wherever the test runs). */
+static void ev_on(struct fx *f, int cpu, uint64_t op, uint64_t pid_tgid, uint32_t isa,
+		  uint32_t reason, uint32_t vcpu, uint64_t ts, uint64_t key)
+{
+	uint64_t ctx[7] = { op, pid_tgid, isa, reason, vcpu, ts, key };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = ctx, .ctx_size_in = sizeof(ctx));
+
+	if (cpu >= 0) {
+		topts.cpu = cpu;
+		topts.flags = BPF_F_TEST_RUN_ON_CPU;
+	}
+	assert_int_equal(bpf_prog_test_run_opts(f->prog, &topts), 0);
+	assert_int_equal(topts.retval, 0);
+}
+
 static void ev(struct fx *f, uint64_t op, uint64_t pid_tgid, uint32_t isa, uint32_t reason,
 	       uint32_t vcpu, uint64_t ts)
 {
-	uint64_t ctx[6] = { op, pid_tgid, isa, reason, vcpu, ts };
-	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = ctx, .ctx_size_in = sizeof(ctx));
-
-	assert_int_equal(bpf_prog_test_run_opts(f->prog, &topts), 0);
-	assert_int_equal(topts.retval, 0);
+	ev_on(f, -1, op, pid_tgid, isa, reason, vcpu, ts, 0);
 }
 
 /* Times are offset by T0: a timestamp of 0 means "no exit pending", and
@@ -96,6 +109,10 @@ static void ev(struct fx *f, uint64_t op, uint64_t pid_tgid, uint32_t isa, uint3
 #define T0 1000000ULL
 #define EXIT(f, pt, isa, r, vcpu, ts) ev(f, 0, pt, isa, r, vcpu, T0 + (ts))
 #define ENTRY(f, pt, vcpu, ts) ev(f, 1, pt, 0, 0, vcpu, T0 + (ts))
+/* As raw_tp does: the vCPU is named by its struct kvm_vcpu address, key. */
+#define EXITK(f, pt, key, r, ts) ev_on(f, -1, 0, pt, SVM, r, EM_ANY_VCPU, T0 + (ts), key)
+#define ENTRYK(f, pt, key, ts) ev_on(f, -1, 1, pt, 0, 0, EM_ANY_VCPU, T0 + (ts), key)
+#define THREAD_EXIT(f, pt) ev(f, 2, pt, 0, 0, 0, 0)
 
 /* Sum over CPUs of one value of a per-CPU map; false if absent. */
 static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct em_stats *out)
@@ -386,6 +403,17 @@ static void test_isas_do_not_collide(void **state)
 	EXIT(f, TID(1, 1), SVM, 10, 0, 0);
 	EXIT(f, TID(1, 1), SVM, 0x400, 0, 0);
 	EXIT(f, TID(1, 1), SVM, 0xffffffff, 0, 0);
+	/* VMRUN failures INVALID_PMC, IDLE_REQUIRED, BUSY: own slots, not "other" */
+	EXIT(f, TID(1, 1), SVM, 0xfffffffc, 0, 0);
+	EXIT(f, TID(1, 1), SVM, 0xfffffffd, 0, 0);
+	EXIT(f, TID(1, 1), SVM, 0xfffffffd, 0, 0);
+	EXIT(f, TID(1, 1), SVM, 0xfffffffe, 0, 0);
+	assert_int_equal(em_slot(SVM, 0xfffffffc), EM_SVM_BASE + 0x104);
+	assert_int_equal(em_slot(SVM, 0xffffffff), EM_SVM_BASE + 0x107);
+	assert_int_equal(reason_stats(f, SVM, 0xfffffffc).count, 1);
+	assert_int_equal(reason_stats(f, SVM, 0xfffffffd).count, 2);
+	assert_int_equal(reason_stats(f, SVM, 0xfffffffe).count, 1);
+	assert_int_equal(all_counts(f), 8);
 	assert_int_equal(reason_stats(f, VMX, 10).count, 1);
 	assert_int_equal(reason_stats(f, SVM, 10).count, 1);
 	assert_int_equal(reason_stats(f, SVM, 0x400).count, 1);
@@ -464,9 +492,27 @@ static void test_histogram_edges(void **state)
 	fx_close(f);
 }
 
-/* Threads whose tids share a direct-mapped pending slot still pair exactly. */
+/* The n-th vCPU key (a kvm_vcpu-like address, 16 KiB apart) whose fast slot is idx. */
+static uint64_t key_for_slot(uint32_t idx, unsigned n)
+{
+	uint64_t k;
+
+	for (k = 0xffff888100000000ULL;; k += 0x4000)
+		if (em_pending_idx(k) == idx && n-- == 0)
+			return k;
+}
+
+static bool lru_has(struct fx *f, uint64_t key)
+{
+	struct em_pending p;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.pending), &key, &p);
+}
+
+/* vCPUs whose keys share a direct-mapped pending slot still pair exactly. */
 static void test_pending_slot_collision(void **state)
 {
+	uint64_t ka = key_for_slot(7, 0), kb = key_for_slot(7, 1), kc = key_for_slot(7, 2);
 	struct fx *f;
 	struct em_stats st;
 	int i;
@@ -475,13 +521,12 @@ static void test_pending_slot_collision(void **state)
 	NEED_ENV();
 	f = fx_open(NULL);
 	for (i = 0; i < 3; i++) {
-		/* 101 and 101 + 8192 * k map to one slot; interleave them */
-		EXIT(f, TID(100, 101), SVM, 0x72, 0, 1000 * i);
-		EXIT(f, TID(100, 101 + 8192), SVM, 0x72, 1, 1000 * i + 1);
-		EXIT(f, TID(100, 101 + 16384), SVM, 0x72, 2, 1000 * i + 2);
-		ENTRY(f, TID(100, 101 + 16384), 2, 1000 * i + 32); /* 30 */
-		ENTRY(f, TID(100, 101), 0, 1000 * i + 10);          /* 10 */
-		ENTRY(f, TID(100, 101 + 8192), 1, 1000 * i + 21);   /* 20 */
+		EXITK(f, TID(100, 101), ka, 0x72, 1000 * i);
+		EXITK(f, TID(100, 102), kb, 0x72, 1000 * i + 1);
+		EXITK(f, TID(100, 103), kc, 0x72, 1000 * i + 2);
+		ENTRYK(f, TID(100, 103), kc, 1000 * i + 32); /* 30 */
+		ENTRYK(f, TID(100, 101), ka, 1000 * i + 10); /* 10 */
+		ENTRYK(f, TID(100, 102), kb, 1000 * i + 21); /* 20 */
 	}
 	st = reason_stats(f, SVM, 0x72);
 	assert_int_equal(st.count, 9);
@@ -490,10 +535,14 @@ static void test_pending_slot_collision(void **state)
 	assert_int_equal(st.lat_min, 10);
 	assert_int_equal(st.lat_max, 30);
 	assert_int_equal(counter(f, EM_CNT_UNPAIRED_ENTRY), 0);
+	/* b and c went through the LRU, each record deleted once consumed */
+	assert_int_equal(counter(f, EM_BCNT_PENDING_INSERT), 6);
+	assert_int_equal(counter(f, EM_BCNT_PENDING_DELETE), 6);
+	assert_false(lru_has(f, kb));
 	fx_close(f);
 }
 
-/* A dead thread's pending exit is not paired with a new thread reusing its tid. */
+/* (a) A dead thread's pending exit is not paired with a new thread reusing its tid. */
 static void test_reused_tid_not_paired(void **state)
 {
 	struct fx *f;
@@ -516,8 +565,157 @@ static void test_reused_tid_not_paired(void **state)
 	fx_close(f);
 }
 
+/*
+ * (a) Same tgid, same tid and the same kvm_vcpu address: a new VM after
+ * the old one's thread exited. Its first entry must not take the dead
+ * VM's HLT.
+ */
+static void test_same_tgid_tid_reused_after_exit(void **state)
+{
+	uint64_t k = key_for_slot(11, 0);
+	struct fx *f;
+	struct em_stats st;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	EXITK(f, TID(100, 101), k, 0x78, 0); /* the last exit: HLT, never re-entered */
+	THREAD_EXIT(f, TID(100, 101));
+	ENTRYK(f, TID(100, 101), k, 3000000000ULL); /* the new VM's first entry */
+	EXITK(f, TID(100, 101), k, 0x7b, 3000000010ULL);
+	ENTRYK(f, TID(100, 101), k, 3000000015ULL);
+	st = reason_stats(f, SVM, 0x78);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.lat_count, 0);
+	st = reason_stats(f, SVM, 0x7b);
+	assert_int_equal(st.lat_count, 1);
+	assert_int_equal(st.lat_sum, 5);
+	assert_int_equal(counter(f, EM_CNT_UNPAIRED_ENTRY), 1);
+	fx_close(f);
+}
+
+/* (b) One thread runs several vCPUs: each entry pairs with its own vCPU's exit. */
+static void test_one_thread_several_vcpus(void **state)
+{
+	uint64_t ka = key_for_slot(20, 0), kb = key_for_slot(21, 0);
+	struct fx *f;
+	struct em_stats st;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	EXITK(f, TID(100, 101), ka, 0x72, 0);  /* vCPU A exits */
+	ENTRYK(f, TID(100, 101), kb, 10);      /* the thread switches to B: B's first entry */
+	EXITK(f, TID(100, 101), kb, 0x7b, 20); /* B exits */
+	ENTRYK(f, TID(100, 101), ka, 100);     /* A again: 100 after its exit */
+	ENTRYK(f, TID(100, 101), kb, 130);     /* B: 110 */
+	st = reason_stats(f, SVM, 0x72);
+	assert_int_equal(st.lat_count, 1);
+	assert_int_equal(st.lat_sum, 100);
+	st = reason_stats(f, SVM, 0x7b);
+	assert_int_equal(st.lat_count, 1);
+	assert_int_equal(st.lat_sum, 110);
+	assert_int_equal(counter(f, EM_CNT_UNPAIRED_ENTRY), 1);
+	fx_close(f);
+}
+
+/*
+ * (c) --vcpu 1 while vCPU 1 moves between threads T and U and T also runs
+ * the filtered vCPU 0: every latency is vCPU 1's own exit -> entry.
+ */
+static void test_vcpu_filter_no_stale_pairing(void **state)
+{
+	struct opts o = { .vcpu = 1 };
+	struct fx *f;
+	struct em_stats st;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	EXIT(f, TID(100, 101), SVM, 0x72, 1, 0); /* vCPU 1 exits on T */
+	ENTRY(f, TID(100, 101), 0, 5);           /* T runs vCPU 0: filtered */
+	ENTRY(f, TID(100, 102), 1, 50);          /* vCPU 1 re-entered by U: 50 */
+	EXIT(f, TID(100, 102), SVM, 0x72, 1, 150);
+	EXIT(f, TID(100, 101), SVM, 0x7b, 0, 160); /* vCPU 0 on T: filtered */
+	ENTRY(f, TID(100, 101), 1, 200);         /* vCPU 1 back on T: 50, not 200 */
+	st = reason_stats(f, SVM, 0x72);
+	assert_int_equal(st.count, 2);
+	assert_int_equal(st.lat_count, 2);
+	assert_int_equal(st.lat_sum, 100);
+	assert_int_equal(st.lat_max, 50);
+	assert_int_equal(reason_stats(f, SVM, 0x7b).count, 0);
+	assert_int_equal(counter(f, EM_CNT_FILTERED), 1);
+	fx_close(f);
+}
+
+/* A fast slot whose vCPU's thread exited is taken by the next vCPU hashing there. */
+static void test_slot_reuse_after_thread_exit(void **state)
+{
+	uint64_t ka = key_for_slot(42, 0), kb = key_for_slot(42, 1);
+	uint32_t idx = 42;
+	struct em_pending_slot_view {
+		uint64_t owner;
+		struct em_pending p;
+		uint8_t pad[64 - 8 - sizeof(struct em_pending)];
+	} slot;
+	struct fx *f;
+	struct em_stats st;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	EXITK(f, TID(100, 101), ka, 0x72, 0);
+	ENTRYK(f, TID(100, 101), ka, 10);      /* A owns slot 42 */
+	EXITK(f, TID(200, 201), kb, 0x72, 20); /* A's thread lives: B goes to the LRU */
+	assert_true(lru_has(f, kb));
+	ENTRYK(f, TID(200, 201), kb, 25);
+	assert_false(lru_has(f, kb));          /* consumed, deleted */
+	THREAD_EXIT(f, TID(100, 101));         /* A's thread ends */
+	EXITK(f, TID(200, 201), kb, 0x72, 30); /* B takes slot 42 over */
+	assert_false(lru_has(f, kb));
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.pending_fast), &idx, &slot), 0);
+	assert_true(slot.owner == kb);
+	ENTRYK(f, TID(200, 201), kb, 37);
+	st = reason_stats(f, SVM, 0x72);
+	assert_int_equal(st.lat_count, 3);
+	assert_int_equal(st.lat_sum, 10 + 5 + 7);
+	assert_int_equal(counter(f, EM_BCNT_PENDING_INSERT), 1);
+	assert_int_equal(counter(f, EM_BCNT_PENDING_DELETE), 1);
+	fx_close(f);
+}
+
+/* An exit on one CPU and its entry on another: count on the first, latency on the second. */
+static void test_exit_and_entry_on_different_cpus(void **state)
+{
+	uint64_t k = key_for_slot(99, 0);
+	uint32_t slot = em_slot(SVM, 0x72);
+	struct em_stats *vals;
+	struct fx *f;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	if (f->ncpu < 2) {
+		fx_close(f);
+		print_message("skip: needs 2 CPUs\n");
+		skip();
+	}
+	ev_on(f, 0, 0, TID(100, 101), SVM, 0x72, EM_ANY_VCPU, T0, k);
+	ev_on(f, 1, 1, TID(100, 101), 0, 0, EM_ANY_VCPU, T0 + 40, k);
+	vals = calloc(f->ncpu, sizeof(*vals));
+	assert_non_null(vals);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &slot, vals), 0);
+	assert_int_equal(vals[0].count, 1);
+	assert_int_equal(vals[0].lat_count, 0);
+	assert_int_equal(vals[1].count, 0);
+	assert_int_equal(vals[1].lat_count, 1);
+	assert_int_equal(vals[1].lat_sum, 40);
+	free(vals);
+	fx_close(f);
+}
+
 /* The real programs, on this kernel's kvm tracepoints; skips where kvm is absent. */
-static struct em_collector *collector_or_skip(const struct em_opts *o)
+static struct em_collector *collector_or_skip(const struct em_collector_cfg *o)
 {
 	char err[512];
 	struct em_collector *c = em_collector_open(o, err, sizeof(err));
@@ -534,7 +732,7 @@ static struct em_collector *collector_or_skip(const struct em_opts *o)
 /* The real programs, on this kernel's kvm tracepoints. */
 static void test_load_attach_real(void **state)
 {
-	struct em_opts o;
+	struct em_collector_cfg o;
 	struct em_collector *c;
 	struct em_snapshot s;
 
@@ -568,7 +766,7 @@ static void test_collector_reads_maps(void **state)
 		{ EM_ISA_SVM, 0 }, { EM_ISA_SVM, 0x72 }, { EM_ISA_SVM, 0xff },
 		{ EM_ISA_SVM, 0x400 }, { EM_ISA_SVM, 0x403 }, { EM_ISA_SVM, 0xffffffff },
 	};
-	struct em_opts o;
+	struct em_collector_cfg o;
 	struct em_collector *c;
 	struct em_snapshot s;
 	struct em_stats *vals;
@@ -607,6 +805,25 @@ static void test_collector_reads_maps(void **state)
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_stats"), &k, vals, 0), 0);
 	cnt[ncpu - 1] = 42;
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"), &idx, cnt, 0), 0);
+	/* pending_full = inserted - deleted - left in the LRU + refused: 10 - 3 - 2 + 1 */
+	{
+		static const struct { uint32_t idx; uint64_t v; } bc[] = {
+			{ EM_BCNT_PENDING_INSERT, 10 }, { EM_BCNT_PENDING_DELETE, 3 },
+			{ EM_BCNT_PENDING_INSERT_FAIL, 1 },
+		};
+		struct em_pending pend = { 0 };
+		uint64_t key;
+
+		for (j = 0; j < 3; j++) {
+			memset(cnt, 0, ncpu * sizeof(*cnt));
+			cnt[0] = bc[j].v;
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"),
+							     &bc[j].idx, cnt, 0), 0);
+		}
+		for (key = 1; key <= 2; key++)
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "pending"), &key,
+							     &pend, 0), 0);
+	}
 
 	em_snapshot_init(&s);
 	assert_int_equal(em_collector_read(c, &s), 0);
@@ -628,6 +845,8 @@ static void test_collector_reads_maps(void **state)
 	}
 	assert_int_equal(em_snapshot_row(&s, EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU)->st.count, 3);
 	assert_int_equal(s.counters[EM_CNT_FILTERED], 42);
+	assert_int_equal(s.counters[EM_CNT_PENDING_FULL], 6);
+	assert_int_equal(s.counters[EM_CNT_RECURSION_MISSES], 0);
 	{
 		uint64_t rows = 0, lat = 0;
 
@@ -647,7 +866,7 @@ static void test_collector_reads_maps(void **state)
 
 static void test_attach_raw_tp_or_clear_error(void **state)
 {
-	struct em_opts o;
+	struct em_collector_cfg o;
 	struct em_collector *c;
 	char err[512] = "";
 
@@ -655,7 +874,7 @@ static void test_attach_raw_tp_or_clear_error(void **state)
 	NEED_ENV();
 	memset(&o, 0, sizeof(o));
 	o.filters.vcpu = -1;
-	o.attach = EM_ATTACH_RAW_TP;
+	o.attach = EM_COLL_ATTACH_RAW_TP;
 	o.isa = EM_ISA_SVM;
 	c = em_collector_open(&o, err, sizeof(err));
 	if (c) {
@@ -663,9 +882,189 @@ static void test_attach_raw_tp_or_clear_error(void **state)
 		em_collector_close(c);
 	} else {
 		/* kernels without the vendor vCPU type in BTF must say so, not fail obscurely */
-		assert_non_null(strstr(err, "raw_tp needs vcpu_svm or vcpu_vmx"));
+		assert_non_null(strstr(err, "raw_tp needs"));
 		print_message("# raw_tp unavailable here: %s\n", err);
 	}
+}
+
+/* The tracefs-offset mode loads and attaches to this kernel's classic tracepoints. */
+static void test_attach_tp_format(void **state)
+{
+	struct em_collector_cfg o;
+	struct em_collector *c;
+	struct em_snapshot s;
+
+	(void)state;
+	NEED_ENV();
+	memset(&o, 0, sizeof(o));
+	o.filters.vcpu = -1;
+	o.attach = EM_COLL_ATTACH_TP_FORMAT;
+	o.isa = EM_ISA_SVM;
+	c = collector_or_skip(&o);
+	assert_string_equal(em_collector_attach_name(c), "tp_format");
+	em_snapshot_init(&s);
+	assert_int_equal(em_collector_read(c, &s), 0);
+	em_snapshot_free(&s);
+	em_collector_close(c);
+}
+
+/* A --reason code without a slot would silently drop every exit: refused. */
+static void test_reason_without_slot_refused(void **state)
+{
+	struct em_collector_cfg o;
+	struct em_collector *c;
+	char err[512] = "";
+
+	(void)state;
+	NEED_ENV();
+	memset(&o, 0, sizeof(o));
+	o.filters.vcpu = -1;
+	o.isa = EM_ISA_SVM;
+	o.filters.nreasons = 2;
+	o.filters.reasons[0] = 0xfffffffe; /* BUSY: has a slot */
+	o.filters.reasons[1] = 0x500;      /* none */
+	c = em_collector_open(&o, err, sizeof(err));
+	if (!c && strstr(err, "kvm tracepoints not found")) {
+		print_message("skip: %s\n", err);
+		skip();
+	}
+	assert_null(c);
+	assert_non_null(strstr(err, "--reason 0x500: exitmon has no slot"));
+	o.filters.nreasons = 1;
+	c = em_collector_open(&o, err, sizeof(err));
+	assert_non_null(c);
+	em_collector_close(c);
+}
+
+/* --- kvm_exit prototypes from BTF built here (clang -g), no root needed --- */
+
+static const char btf_fixture_src[] =
+	"struct kvm_vcpu { int vcpu_id; };\n"
+	"typedef unsigned int u32;\n"
+	"#if LAYOUT == 1 /* 5.16+ (6.9+ entry) */\n"
+	"typedef void (*btf_trace_kvm_exit)(void *, struct kvm_vcpu *, u32);\n"
+	"typedef void (*btf_trace_kvm_entry)(void *, struct kvm_vcpu *, _Bool);\n"
+	"#elif LAYOUT == 0 /* 5.12-5.15 */\n"
+	"typedef void (*btf_trace_kvm_exit)(void *, unsigned int, struct kvm_vcpu *, u32);\n"
+	"typedef void (*btf_trace_kvm_entry)(void *, struct kvm_vcpu *);\n"
+	"#elif LAYOUT == 2 /* unknown exit: a 64-bit reason */\n"
+	"typedef void (*btf_trace_kvm_exit)(void *, struct kvm_vcpu *, unsigned long, u32);\n"
+	"typedef void (*btf_trace_kvm_entry)(void *, struct kvm_vcpu *);\n"
+	"#elif LAYOUT == 3 /* unknown entry: by vCPU id, as before 5.10 */\n"
+	"typedef void (*btf_trace_kvm_exit)(void *, struct kvm_vcpu *, u32);\n"
+	"typedef void (*btf_trace_kvm_entry)(void *, unsigned int);\n"
+	"#elif LAYOUT == 4 /* no kvm tracepoints */\n"
+	"typedef int btf_trace_other;\n"
+	"#define btf_trace_kvm_exit btf_trace_other\n"
+	"#define btf_trace_kvm_entry btf_trace_other\n"
+	"#endif\n"
+	"btf_trace_kvm_exit e;\n"
+	"btf_trace_kvm_entry n;\n";
+
+/* BTF of the fixture with LAYOUT=layout, or NULL (skip) when clang is missing. */
+static struct btf *fixture_btf(int layout)
+{
+	char dir[] = "/tmp/exitmon-btf.XXXXXX", src[64], obj[64], cmd[256];
+	struct btf *btf;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/layout.c", dir);
+	snprintf(obj, sizeof(obj), "%s/layout.o", dir);
+	fp = fopen(src, "w");
+	assert_non_null(fp);
+	fputs(btf_fixture_src, fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "clang -g -O2 -target bpf -DLAYOUT=%d -c %s -o %s 2>/dev/null",
+		 layout, src, obj);
+	btf = system(cmd) ? NULL : btf__parse(obj, NULL);
+	unlink(obj);
+	unlink(src);
+	rmdir(dir);
+	return btf;
+}
+
+static void test_kvm_tp_layouts_from_btf(void **state)
+{
+	static const struct {
+		int layout;
+		enum em_kvm_layout want;
+		const char *err;
+	} cases[] = {
+		{ 1, EM_KVM_LAYOUT_NEW, NULL },
+		{ 0, EM_KVM_LAYOUT_OLD, NULL },
+		{ 2, EM_KVM_LAYOUT_UNKNOWN, "kvm_exit tracepoint has an unknown prototype (3 arguments)" },
+		{ 3, EM_KVM_LAYOUT_UNKNOWN, "kvm_entry tracepoint has an unknown prototype" },
+		{ 4, EM_KVM_LAYOUT_UNKNOWN, "btf_trace_kvm_exit not in kernel BTF" },
+	};
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct btf *btf = fixture_btf(cases[i].layout);
+
+		if (!btf) {
+			print_message("skip: clang -g -target bpf failed (clang missing?)\n");
+			skip();
+		}
+		err[0] = '\0';
+		assert_int_equal(em_kvm_tp_layout(btf, err, sizeof(err)), cases[i].want);
+		if (cases[i].err)
+			assert_non_null(strstr(err, cases[i].err));
+		btf__free(btf);
+	}
+}
+
+/* A kvm_exit format as tracefs printed it on 6.18 (first fields). */
+static const char kvm_exit_format[] =
+	"name: kvm_exit\nID: 103\nformat:\n"
+	"\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+	"\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n"
+	"\tfield:unsigned int exit_reason;\toffset:8;\tsize:4;\tsigned:0;\n"
+	"\tfield:unsigned long guest_rip;\toffset:16;\tsize:8;\tsigned:0;\n"
+	"\tfield:u32 isa;\toffset:24;\tsize:4;\tsigned:0;\n"
+	"\tfield:unsigned int vcpu_id;\toffset:56;\tsize:4;\tsigned:0;\n"
+	"\nprint fmt: \"vcpu %u reason %s\", REC->vcpu_id, REC->exit_reason\n";
+
+static void test_tp_format_offsets(void **state)
+{
+	char err[256];
+	uint32_t off = 0;
+
+	(void)state;
+	assert_int_equal(em_tp_format_offset(kvm_exit_format, "exit_reason", &off, err, sizeof(err)), 0);
+	assert_int_equal(off, 8);
+	assert_int_equal(em_tp_format_offset(kvm_exit_format, "isa", &off, err, sizeof(err)), 0);
+	assert_int_equal(off, 24);
+	assert_int_equal(em_tp_format_offset(kvm_exit_format, "vcpu_id", &off, err, sizeof(err)), 0);
+	assert_int_equal(off, 56);
+	/* a suffix of a field is not that field */
+	assert_int_equal(em_tp_format_offset(kvm_exit_format, "reason", &off, err, sizeof(err)), -1);
+	assert_string_equal(err, "no field 'reason'");
+	/* not a u32 */
+	assert_int_equal(em_tp_format_offset(kvm_exit_format, "guest_rip", &off, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "size 8"));
+	assert_int_equal(em_tp_format_offset("field:u32 isa;\toffset:99999;\tsize:4;", "isa", &off,
+					     err, sizeof(err)), -1);
+	assert_int_equal(em_tp_format_offset("", "isa", &off, err, sizeof(err)), -1);
+}
+
+static void test_kernel_version(void **state)
+{
+	unsigned maj = 0, min = 0;
+
+	(void)state;
+	assert_int_equal(em_kernel_version("5.15.0-91-generic", &maj, &min), 0);
+	assert_int_equal(maj, 5);
+	assert_int_equal(min, 15);
+	assert_int_equal(em_kernel_version("6.1.0-56-amd64", &maj, &min), 0);
+	assert_int_equal(min, 1);
+	assert_int_equal(em_kernel_version("4.19", &maj, &min), 0);
+	assert_int_equal(maj, 4);
+	assert_int_equal(em_kernel_version("6", &maj, &min), -1);
+	assert_int_equal(em_kernel_version("x.y", &maj, &min), -1);
+	assert_int_equal(em_kernel_version(NULL, &maj, &min), -1);
 }
 
 int main(void)
@@ -684,9 +1083,19 @@ int main(void)
 		cmocka_unit_test(test_histogram_edges),
 		cmocka_unit_test(test_pending_slot_collision),
 		cmocka_unit_test(test_reused_tid_not_paired),
+		cmocka_unit_test(test_same_tgid_tid_reused_after_exit),
+		cmocka_unit_test(test_one_thread_several_vcpus),
+		cmocka_unit_test(test_vcpu_filter_no_stale_pairing),
+		cmocka_unit_test(test_slot_reuse_after_thread_exit),
+		cmocka_unit_test(test_exit_and_entry_on_different_cpus),
 		cmocka_unit_test(test_load_attach_real),
 		cmocka_unit_test(test_collector_reads_maps),
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),
+		cmocka_unit_test(test_attach_tp_format),
+		cmocka_unit_test(test_reason_without_slot_refused),
+		cmocka_unit_test(test_kvm_tp_layouts_from_btf),
+		cmocka_unit_test(test_tp_format_offsets),
+		cmocka_unit_test(test_kernel_version),
 	};
 
 	check_env();

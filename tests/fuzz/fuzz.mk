@@ -20,7 +20,8 @@ FUZZ_SHORT_TIME ?= 15
 FUZZ_ARGS       ?=
 FUZZ_CFLAGS     ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=all
-FUZZ_SRCS       := user/snapshot.c user/diff.c user/model.c user/reasons.c user/hist.c user/render.c
+FUZZ_SRCS       := user/snapshot.c user/diff.c user/model.c user/reasons.c user/hist.c \
+                   user/render.c user/safefile.c user/err.c
 FUZZ_HDRS       := $(wildcard user/*.h) bpf/exitmon.h
 FUZZ_BIN        := $(FUZZ_OUT)/fuzz_snapshot
 

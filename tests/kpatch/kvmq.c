@@ -3,6 +3,9 @@
  * kvmq: a tiny KVM VMM for the exit-statistics CPUID interface tests.
  *
  * Each VM has one vCPU running 16-bit real-mode code:
+ *   for each baseline query (-b):      cpuid, then 4 x out 0xe0,eax
+ *   out 0xe2,al                        start point, only with -b (all VMs
+ *                                      have read their baseline)
  *   N x (xor eax,eax; cpuid)           work: CPUID exits
  *   M x out 0x80,al                    work: IOIO exits
  *   out 0xe1,al                        sync point (all VMs wait here)
@@ -12,9 +15,14 @@
  * So when query k (0-based) executes, the VM has had exactly
  *   CPUID exits: N + k + 1     (the query itself included)
  *   IOIO exits:  M + 1 + 4k
- * plus a few others (NPF, INTR) that are not exact.
+ * plus a few others (NPF, INTR) that are not exact (and, with B baseline
+ * queries, B more CPUID and 4B + 1 more IOIO exits before the work).
  *
- * Usage: kvmq [-n N] [-m M] [-q LEAF:ECX]... [-v VMS] [--intel-cpuid] [-t SEC]
+ * Usage: kvmq [-n N] [-m M] [-b LEAF:ECX]... [-q LEAF:ECX]... [-v VMS]
+ *             [--intel-cpuid] [-t SEC]
+ *   -b LEAF:ECX   a baseline query, before the work: with several VMs the
+ *                 difference query - baseline covers exactly the other
+ *                 VMs' work, whatever counts earlier runs left behind.
  *   -v VMS        run VMS VMs at once (thread each); VM i does N*(i+1)
  *                 cpuids and M*(i+1) outs, so their counts differ.
  *   --intel-cpuid give the vCPU KVM's supported CPUID with the vendor
@@ -22,6 +30,7 @@
  *                 leaves from the last basic leaf, which makes "stock
  *                 behaviour" visible in the output.
  * Output, one line per query:  vm=I q=K leaf=L ecx=C -> A B C D  (hex)
+ * (baseline queries: vm=I b=K ...)
  * and per VM:  vm=I n=N m=M work_ns=T  (T: KVM_RUN start to the sync exit)
  *   -t SEC        give up after SEC seconds (default 120): print each VM's
  *                 progress and exit 124
@@ -47,21 +56,26 @@
 #define PORT_WORK 0x80
 #define PORT_REPORT 0xe0
 #define PORT_SYNC 0xe1
+#define PORT_START 0xe2
+#define BTAB_GPA 0x9000u
+#define MAX_B 16
 #define MAX_Q 512
 #define MAX_VMS 8
 
 static uint32_t q_leaf[MAX_Q], q_ecx[MAX_Q];
 static int nq;
+static uint32_t b_leaf[MAX_B], b_ecx[MAX_B];
+static int nb;
 static unsigned long base_n = 1000, base_m = 100;
 static int nvms = 1, intel_cpuid;
 static unsigned timeout_s = 120;
 static int kvm_fd;
-static pthread_barrier_t sync_barrier;
+static pthread_barrier_t sync_barrier, start_barrier;
 
 struct vm {
 	int idx;
 	unsigned long n, m;
-	uint32_t res[MAX_Q * 4];
+	uint32_t res[(MAX_B + MAX_Q) * 4];
 	int nres;
 	unsigned long outs;
 	uint64_t work_ns;
@@ -77,7 +91,7 @@ static void *watchdog(void *arg)
 	sleep(timeout_s);
 	for (int i = 0; i < nvms; i++)
 		printf("vm=%d error: timeout after %us: outs=%lu/%lu reports=%d/%d work_ns=%llu\n",
-		       i, timeout_s, all_vms[i].outs, all_vms[i].m, all_vms[i].nres, 4 * nq,
+		       i, timeout_s, all_vms[i].outs, all_vms[i].m, all_vms[i].nres, 4 * (nb + nq),
 		       (unsigned long long)all_vms[i].work_ns);
 	fflush(stdout);
 	_exit(124);
@@ -97,38 +111,22 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Emit the guest program; returns its length. */
-static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
-{
-	uint8_t *s = p;
-	uint8_t *loop;
-
 #define B(...) do { const uint8_t b_[] = { __VA_ARGS__ }; memcpy(p, b_, sizeof(b_)); p += sizeof(b_); } while (0)
 #define D32(v) B((v) & 0xff, ((v) >> 8) & 0xff, ((v) >> 16) & 0xff, ((v) >> 24) & 0xff)
-	/* mov esi, n */
-	B(0x66, 0xbe); D32((uint32_t)n);
-	/* test esi,esi ; jz +9 */
-	B(0x66, 0x85, 0xf6, 0x74, 0x09);
-	loop = p;
-	B(0x66, 0x31, 0xc0);            /* xor eax,eax */
-	B(0x0f, 0xa2);                  /* cpuid */
-	B(0x66, 0x4e);                  /* dec esi */
-	B(0x75, (uint8_t)(loop - (p + 2))); /* jnz loop */
-	/* mov esi, m ; test ; jz +5 */
-	B(0x66, 0xbe); D32((uint32_t)m);
-	B(0x66, 0x85, 0xf6, 0x74, 0x06);
-	loop = p;
-	B(0xe6, PORT_WORK);             /* out 0x80, al */
-	B(0x66, 0x4e);                  /* dec esi */
-	B(0x75, (uint8_t)(loop - (p + 2)));
-	B(0xe6, PORT_SYNC);             /* out 0xe1, al */
-	/* mov si, QTAB ; mov di, nq  (cpuid clobbers e[abcd]x, not si/di/bp) */
-	B(0xbe, QTAB_GPA & 0xff, QTAB_GPA >> 8);
-	B(0xbf, nq & 0xff, nq >> 8);
+
+/* Code for COUNT queries read from the table at TAB (leaf, ecx pairs):
+ * cpuid, then EAX, EBX, ECX, EDX out to the report port. */
+static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count)
+{
+	uint8_t *loop, *jz;
+
+	/* mov si, tab ; mov di, count  (cpuid clobbers e[abcd]x, not si/di/bp) */
+	B(0xbe, tab & 0xff, tab >> 8);
+	B(0xbf, count & 0xff, count >> 8);
 	/* test di,di ; jz done */
 	B(0x85, 0xff);
 	B(0x74, 0x00);
-	uint8_t *jz = p - 1;
+	jz = p - 1;
 	loop = p;
 	B(0x66, 0x8b, 0x04);            /* mov eax,[si] */
 	B(0x66, 0x8b, 0x4c, 0x04);      /* mov ecx,[si+4] */
@@ -147,12 +145,43 @@ static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
 	B(0x75, 0x00);                  /* jnz loop */
 	p[-1] = (uint8_t)(loop - p);
 	*jz = (uint8_t)(p - (jz + 1));
+	return p;
+}
+
+/* Emit the guest program; returns its length. */
+static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
+{
+	uint8_t *s = p;
+	uint8_t *loop;
+
+	if (nb) {
+		p = gen_queries(p, BTAB_GPA, nb);
+		B(0xe6, PORT_START);    /* out 0xe2, al */
+	}
+	/* mov esi, n */
+	B(0x66, 0xbe); D32((uint32_t)n);
+	/* test esi,esi ; jz +9 */
+	B(0x66, 0x85, 0xf6, 0x74, 0x09);
+	loop = p;
+	B(0x66, 0x31, 0xc0);            /* xor eax,eax */
+	B(0x0f, 0xa2);                  /* cpuid */
+	B(0x66, 0x4e);                  /* dec esi */
+	B(0x75, (uint8_t)(loop - (p + 2))); /* jnz loop */
+	/* mov esi, m ; test ; jz +5 */
+	B(0x66, 0xbe); D32((uint32_t)m);
+	B(0x66, 0x85, 0xf6, 0x74, 0x06);
+	loop = p;
+	B(0xe6, PORT_WORK);             /* out 0x80, al */
+	B(0x66, 0x4e);                  /* dec esi */
+	B(0x75, (uint8_t)(loop - (p + 2)));
+	B(0xe6, PORT_SYNC);             /* out 0xe1, al */
+	p = gen_queries(p, QTAB_GPA, nq);
 	B(0xf4);                        /* hlt */
 	B(0xeb, 0xfe);                  /* jmp $ */
 	return p - s;
+}
 #undef B
 #undef D32
-}
 
 static void set_intel_cpuid(int vcpu)
 {
@@ -186,7 +215,7 @@ static void *run_vm(void *arg)
 	struct kvm_regs regs;
 	size_t runsz;
 	uint64_t t0;
-	int synced = 0;
+	int synced = 0, started = !nb;
 
 	vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vmfd < 0)
@@ -199,6 +228,10 @@ static void *run_vm(void *arg)
 	for (int i = 0; i < nq; i++) {
 		memcpy(mem + QTAB_GPA + 8 * i, &q_leaf[i], 4);
 		memcpy(mem + QTAB_GPA + 8 * i + 4, &q_ecx[i], 4);
+	}
+	for (int i = 0; i < nb; i++) {
+		memcpy(mem + BTAB_GPA + 8 * i, &b_leaf[i], 4);
+		memcpy(mem + BTAB_GPA + 8 * i + 4, &b_ecx[i], 4);
 	}
 	struct kvm_userspace_memory_region r = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = MEM_SIZE,
@@ -250,13 +283,18 @@ static void *run_vm(void *arg)
 		case PORT_WORK:
 			v->outs += run->io.count;
 			break;
+		case PORT_START:
+			started = 1;
+			pthread_barrier_wait(&start_barrier);
+			t0 = now_ns();
+			break;
 		case PORT_SYNC:
 			v->work_ns = now_ns() - t0;
 			synced = 1;
 			pthread_barrier_wait(&sync_barrier);
 			break;
 		case PORT_REPORT:
-			if (run->io.size != 4 || v->nres >= MAX_Q * 4) {
+			if (run->io.size != 4 || v->nres >= (MAX_B + MAX_Q) * 4) {
 				snprintf(v->err, sizeof(v->err), "bad report");
 				return NULL;
 			}
@@ -267,9 +305,9 @@ static void *run_vm(void *arg)
 			return NULL;
 		}
 	}
-	if (!synced || v->outs != v->m || v->nres != 4 * nq)
-		snprintf(v->err, sizeof(v->err), "synced=%d outs=%lu/%lu reports=%d/%d",
-			 synced, v->outs, v->m, v->nres, 4 * nq);
+	if (!started || !synced || v->outs != v->m || v->nres != 4 * (nb + nq))
+		snprintf(v->err, sizeof(v->err), "started=%d synced=%d outs=%lu/%lu reports=%d/%d",
+			 started, synced, v->outs, v->m, v->nres, 4 * (nb + nq));
 	else
 		v->ok = 1;
 	close(vcpu);
@@ -311,12 +349,18 @@ int main(int argc, char **argv)
 			q_leaf[nq] = parse_u32(argv[i]);
 			q_ecx[nq] = c ? parse_u32(c + 1) : 0;
 			nq++;
+		} else if (!strcmp(argv[i], "-b") && i + 1 < argc && nb < MAX_B) {
+			char *c = strchr(argv[++i], ':');
+
+			b_leaf[nb] = parse_u32(argv[i]);
+			b_ecx[nb] = c ? parse_u32(c + 1) : 0;
+			nb++;
 		} else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
 			timeout_s = parse_u32(argv[++i]);
 		} else if (!strcmp(argv[i], "--intel-cpuid")) {
 			intel_cpuid = 1;
 		} else {
-			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-q LEAF:ECX]... [--intel-cpuid] [-t SEC]\n");
+			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-b LEAF:ECX]... [-q LEAF:ECX]... [--intel-cpuid] [-t SEC]\n");
 			return 2;
 		}
 	}
@@ -324,6 +368,7 @@ int main(int argc, char **argv)
 	if (kvm_fd < 0)
 		die("/dev/kvm");
 	pthread_barrier_init(&sync_barrier, NULL, nvms);
+	pthread_barrier_init(&start_barrier, NULL, nvms);
 	all_vms = vms;
 	if (timeout_s) {
 		pthread_t wd;
@@ -346,10 +391,14 @@ int main(int argc, char **argv)
 
 		printf("vm=%d n=%lu m=%lu work_ns=%llu\n", i, v->n, v->m,
 		       (unsigned long long)v->work_ns);
-		for (int k = 0; k < v->nres / 4; k++)
-			printf("vm=%d q=%d leaf=0x%x ecx=0x%x -> %08x %08x %08x %08x\n",
-			       i, k, q_leaf[k], q_ecx[k], v->res[4 * k],
-			       v->res[4 * k + 1], v->res[4 * k + 2], v->res[4 * k + 3]);
+		for (int k = 0; k < v->nres / 4; k++) {
+			const uint32_t *r = &v->res[4 * k];
+			int b = k < nb, j = b ? k : k - nb;
+
+			printf("vm=%d %s=%d leaf=0x%x ecx=0x%x -> %08x %08x %08x %08x\n",
+			       i, b ? "b" : "q", j, b ? b_leaf[j] : q_leaf[j],
+			       b ? b_ecx[j] : q_ecx[j], r[0], r[1], r[2], r[3]);
+		}
 		if (!v->ok) {
 			printf("vm=%d error: %s\n", i, v->err);
 			rc = 1;

@@ -393,15 +393,17 @@ static char hook_tmp[512];
 
 static int hook_fail(const char *tmp, const char *path)
 {
-	struct stat st;
+	struct stat st, dir;
 
 	(void)path;
 	hook_calls++;
 	snprintf(hook_tmp, sizeof(hook_tmp), "%s", tmp);
-	/* the temp file is complete and in the target's directory */
+	/* the temp file is complete, unnamed (O_TMPFILE), on the target's file system */
 	assert_int_equal(stat(tmp, &st), 0);
 	assert_true(st.st_size > 100);
-	assert_int_equal(strncmp(tmp, tmpdir, strlen(tmpdir)), 0);
+	assert_int_equal(strncmp(tmp, "/proc/self/fd/", 14), 0);
+	assert_int_equal(stat(tmpdir, &dir), 0);
+	assert_true(st.st_dev == dir.st_dev);
 	return -EIO;
 }
 
