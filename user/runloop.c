@@ -21,7 +21,9 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 
 	memset(res, 0, sizeof(*res));
 	res->cumulative = cfg->cumulative;
+	/* kept between refreshes: delta and copy reuse their buffers */
 	em_snapshot_init(&prev);
+	em_snapshot_init(&view);
 	prev.meta = cur->meta;
 	last_total = em_snapshot_total(cur);
 	t0 = last_tick = last_change = io->now(io->ctx);
@@ -72,6 +74,7 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			res->why = EM_STOP_READ;
 			res->err = rc;
 			em_snapshot_free(&prev);
+			em_snapshot_free(&view);
 			return 1;
 		}
 		if (em_snapshot_total(cur) != last_total) {
@@ -79,7 +82,6 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			last_change = now;
 		}
 		if (cfg->live) {
-			em_snapshot_init(&view);
 			ctx.elapsed_s = now - t0;
 			ctx.quiet_s = now - last_change;
 			set_duration(cur, now - t0);
@@ -94,7 +96,6 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			}
 			if (!rc)
 				rc = io->emit(io->ctx, &view, &ctx);
-			em_snapshot_free(&view);
 			if (rc) {
 				/* e.g. EPIPE: stop and save what was measured */
 				res->why = EM_STOP_OUTPUT;
@@ -105,15 +106,16 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			res->views++;
 		}
 		last_tick = now;
-		em_snapshot_free(&prev);
-		em_snapshot_init(&prev);
-		if (em_snapshot_delta(&prev, cur, NULL)) {
+		if (em_snapshot_copy(&prev, cur)) {
 			res->why = EM_STOP_READ;
 			res->err = -ENOMEM;
+			em_snapshot_free(&prev);
+			em_snapshot_free(&view);
 			return 1;
 		}
 	}
 	em_snapshot_free(&prev);
+	em_snapshot_free(&view);
 
 	/* the final view: the whole run */
 	if ((rc = io->read(io->ctx, cur))) {

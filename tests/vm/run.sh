@@ -74,6 +74,9 @@ NAME_LINGER='--linger-ms 2000' NAME_EM='-i 0.25'
 PID_A_N=3000 PID_A_M=30 PID_B_N=5000 PID_B_M=70
 REASON_N=4000 REASON_M=40
 SEED_N=2000 SEED_M=20 SEED_K=100 SEED_L=50
+# interval view (-i 1): IVAL_SLOW_N OUTs held IVAL_SLOW_MS in the VMM, then
+# fast ones, enough (~100 us each in the rig) to fill more than one interval
+IVAL_M=30000 IVAL_SLOW_N=5 IVAL_SLOW_MS=200
 SERVE_N=5000 SERVE_M=50
 
 write_params() {
@@ -99,6 +102,9 @@ VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_tp_EM='--attach tp'
 VT_serve_VMM='--mode real -n $SERVE_N -m $SERVE_M'
 VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
+VT_CASES="\$VT_CASES ival"
+VT_ival_VMM='--mode real -n 0 -m $IVAL_M --slow-outs $IVAL_SLOW_N --slow-ms $IVAL_SLOW_MS --linger-ms 2500'
+VT_ival_EM='-i 1'
 VT_LAT_CASES='paged tp nobtf'
 VT_nobtf_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 EOF
@@ -606,6 +612,40 @@ for npt in $npt_configs; do
 	check "$P $c diff: CPUID delta == 0" 0 \
 		"$(jq -r --argjson r $R_CPUID '[.rows[] | select(.reason == $r)][0].delta' "$d/seed.diff")"
 	check "$P $c: npt restored to the value it found" "$([ "$npt" = 1 ] && echo Y || echo N)" "$(meta "$m" npt_after)"
+
+	# ---- Interval view (docs/json.md, Interval statistics): -i 1 over a
+	# guest whose first OUTs wait IVAL_SLOW_MS in the VMM, then many fast
+	# OUTs (seconds of them), then the VMM lingers (every exit is in some
+	# interval line before the final one).
+	c=ival
+	f=$d/$c.final.json
+	jq -c 'select(.type? == "final")' "$d/$c.exitmon" 2>/dev/null | tail -n1 >"$f"
+	jq -c 'select(.type? == "interval")' "$d/$c.exitmon" 2>/dev/null >"$d/$c.intervals.jsonl"
+	if [ "$(meta "$d/$c.meta" em_rc)" = 0 ] && [ "$(meta "$d/$c.meta" vmm_rc)" = 0 ] && [ -s "$f" ]; then
+		ok "$P $c: exitmon -i 1 ran, guest ran to HLT, final line printed"
+	else
+		not_ok "$P $c: exitmon -i 1 ran, guest ran to HLT, final line printed" "$(cat "$d/$c.meta" 2>/dev/null)" \
+			"stderr: $(head -c 400 "$d/$c.exitmon.err" 2>/dev/null | tr '\n' ' ')"
+	fi
+	check "$P $c: final IOIO == $IVAL_M" "$IVAL_M" "$(jcount "$f" $R_IOIO)"
+	# per reason: the interval lines' counts add up to the final counts
+	check "$P $c: interval counts sum to the final counts, reason by reason" \
+		"$(jq -c '[.rows[] | select(.tgid == 0 and .vcpu == -1 and .count > 0) | [.reason, .count]] | sort' "$f")" \
+		"$(jq -s -c '[.[].rows[] | select(.tgid == 0 and .vcpu == -1)] | group_by(.reason)
+			| map([.[0].reason, (map(.count) | add)]) | map(select(.[1] > 0)) | sort' "$d/$c.intervals.jsonl")"
+	slow_ns=$((IVAL_SLOW_MS * 1000000))
+	# An interval holding a slow OUT shows it. One whose histogram has no
+	# sample at or above 2^27 ns (134 ms; bucket (27 - 3 + 1) * 8 = 200 of
+	# the 8-per-power-of-two layout) had none of the 200 ms OUTs: it must
+	# show its own MAX and P99, below 2^27 ns, not the run's.
+	check "$P $c: some interval's IOIO max >= ${IVAL_SLOW_MS} ms (the slow OUTs)" true \
+		"$(jq -s --argjson r $R_IOIO --argjson s $slow_ns '[.[].rows[] | select(.reason == $r and .tgid == 0 and .vcpu == -1 and .lat_max_ns >= $s)] | length > 0' "$d/$c.intervals.jsonl")"
+	fast=$(jq -s -c --argjson r $R_IOIO '[.[].rows[]
+		| select(.reason == $r and .tgid == 0 and .vcpu == -1 and .lat_count > 0 and ([.hist[][0]] | max) < 200)
+		| {count, lat_max_ns, lat_p99_ns, lat_max_approx}]' "$d/$c.intervals.jsonl")
+	check "$P $c: intervals of fast OUTs only exist (after the slow ones)" true "$(jq 'length > 0' <<<"${fast:-[]}")"
+	check "$P $c: intervals of fast OUTs show their own MAX and P99 (< 2^27 ns), not the run's" "[]" \
+		"$(jq -c '[.[] | select(.lat_max_ns >= 134217728 or .lat_p99_ns >= 134217728)]' <<<"${fast:-[]}")"
 
 	# serve (issue 17): the scraped counters of one guest with SERVE_N
 	# CPUIDs, SERVE_M OUTs and a HLT, from the text format.

@@ -148,7 +148,10 @@ static struct {
 	const char *wait_file;
 	unsigned timeout_s;
 	unsigned id_stride;
-	unsigned linger_ms;
+	unsigned linger_ms; /* each vCPU thread (so the process) stays MS ms after hlt */
+	/* interval-view case: the first slow_outs OUTs are held slow_ms in the
+	 * VMM (slow exit->entry latency) */
+	uint32_t slow_outs, slow_ms;
 } opt = { .mode = MODE_REAL, .vcpus = 1, .port = 0x10, .timeout_s = 120, .id_stride = 1 };
 
 /* Set by the watchdog; vCPU threads then leave KVM_RUN and report. */
@@ -189,7 +192,8 @@ static void usage(void)
 		"usage: vmm [--mode real|paged] [-n CPUIDS] [-m OUTS] [-k INVLPGS]\n"
 		"           [-l CR3_WRITES] [--port P] [--vcpus V] [--wait-file F]\n"
 		"           [--timeout SEC]  (default 120; 0 = none)\n"
-		"           [-name guest=NAME,...] [--vcpu-id-stride S] [--linger-ms MS]\n");
+		"           [-name guest=NAME,...] [--vcpu-id-stride S] [--linger-ms MS]\n"
+		"           [--slow-outs N --slow-ms MS]\n");
 	exit(2);
 }
 
@@ -286,6 +290,12 @@ static void vcpu_body(struct vcpu *v)
 				return;
 			}
 			io += v->run->io.count;
+			if (io <= opt.slow_outs) {
+				struct timespec d = { (time_t)(opt.slow_ms / 1000), (long)(opt.slow_ms % 1000) * 1000000L };
+
+				while (nanosleep(&d, &d) && errno == EINTR && !timed_out)
+					;
+			}
 			continue;
 		case KVM_EXIT_HLT:
 			break;
@@ -385,6 +395,10 @@ int main(int argc, char **argv)
 			opt.linger_ms = num(val);
 		} else if (!strcmp(a, "--wait-file")) {
 			opt.wait_file = val;
+		} else if (!strcmp(a, "--slow-outs")) {
+			opt.slow_outs = num(val);
+		} else if (!strcmp(a, "--slow-ms")) {
+			opt.slow_ms = num(val);
 		} else {
 			usage();
 		}
