@@ -1,9 +1,15 @@
 #!/bin/bash
 # Build the patched kvm.ko + kvm-amd.ko (+ kvm-intel.ko, compile only) for
-# the Debian bookworm kernel the nested rig boots (default 6.1.0-56-amd64),
-# out of tree, with module BTF (see docs/kvm-module-build.md in the shared
-# docs).  Everything lives in a cache outside the checkout:
-#   $CACHE/pristine/   the kvm sources unpacked from linux-source-6.1
+# the Debian bookworm kernel the nested rig boots, out of tree, with module
+# BTF (see docs/kvm-module-build.md in the shared docs).  The kernel is the
+# one tests/l1-kernel.sh decides (ABI + package version, pinned in
+# tests/l1-kernel.pin); sources, headers and image are all taken at exactly
+# that package version, never "whatever is newest": built from a newer
+# linux-source-6.1, the modules load but L1 rejects their BTF.
+# Everything lives in a cache outside the checkout, keyed by both versions,
+# $CACHE = /var/cache/exitmon-kpatch/ABI_VERSION:
+#   $CACHE/linux-source-6.1.tar.xz  from `apt-get download linux-source-6.1=VERSION`
+#   $CACHE/pristine/   the kvm sources unpacked from that tarball
 #   $CACHE/src/        pristine + the series; files are only rewritten when
 #                      their content changes, so a rebuild after an edit of
 #                      one patch recompiles what that patch touches
@@ -13,27 +19,34 @@
 # Exit status: 0 built, 2 a prerequisite cannot be installed, 1 error.
 #
 # Options: --apply-only  stop after preparing src/ (no compiler run)
+#          --source      only fetch the source tarball; print its path
 #          --check DIR   only run `git apply --check` of the series on DIR
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-KVER=${KVER:-6.1.0-56-amd64}
-CACHE=${EXITMON_KPATCH_CACHE:-/var/cache/exitmon-kpatch}/$KVER
+log() { printf 'kpatch-build: %s\n' "$*" >&2; }
+l1rc=0
+l1=$(bash "$HERE/../tests/l1-kernel.sh") || l1rc=$?
+[ "$l1rc" = 0 ] || { log "tests/l1-kernel.sh failed (status $l1rc)"; exit "$l1rc"; }
+eval "$l1"                       # L1_KVER L1_PKGVER L1_KEY
+KVER=$L1_KVER PKGVER=$L1_PKGVER
+CACHE=${EXITMON_KPATCH_CACHE:-/var/cache/exitmon-kpatch}/$L1_KEY
 SERIES=()
 for p in "$HERE"/patches/0*.patch; do
 	case $p in */0000-cover-letter.patch) ;; *) SERIES+=("$p") ;; esac
 done
 JOBS=${JOBS:-$(nproc)}
-log() { printf 'kpatch-build: %s\n' "$*" >&2; }
 
 # Paths of the source tarball the series touches or the build needs.
 SRC_PATHS=(arch/x86/kvm virt/kvm arch/x86/include/asm/kvm_host.h
 	arch/x86/include/asm/kvm-x86-ops.h scripts/extract-vmlinux
-	Documentation/admin-guide/kernel-parameters.txt)
+	Documentation/admin-guide/kernel-parameters.txt
+	Documentation/virt/kvm/x86/cpuid.rst)
 
-apply_only=0
+apply_only=0 source_only=0
 case "${1:-}" in
 --apply-only) apply_only=1 ;;
+--source) source_only=1 ;;
 --check)
 	cd "$2"
 	git apply --check "${SERIES[@]}"
@@ -43,31 +56,52 @@ case "${1:-}" in
 *) log "unknown option $1"; exit 1 ;;
 esac
 
+installed() { dpkg-query -W -f='${Status} ${Version}' "$1" 2>/dev/null | sed -n 's/^install ok installed //p'; }
 need=()
-[ -e /usr/src/linux-source-6.1.tar.xz ] || need+=(linux-source-6.1)
-[ -d /usr/src/linux-headers-$KVER ] || need+=(linux-headers-$KVER)
+# The headers (and linux-kbuild-6.1, which they pin) at exactly PKGVER.
+[ "$(installed "linux-headers-$KVER")" = "$PKGVER" ] || need+=("linux-headers-$KVER=$PKGVER")
 command -v pahole >/dev/null || need+=(pahole)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v gcc-12 >/dev/null || need+=(gcc-12)
 command -v make >/dev/null || need+=(make)
 command -v rsync >/dev/null || need+=(rsync)
 command -v git >/dev/null || need+=(git)
+[ "$source_only" = 0 ] || need=()
 if [ "${#need[@]}" -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || { log "need ${need[*]} and not root"; exit 2; }
 	log "installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq "${need[@]}" >&2 ||
-		{ apt-get update -qq >&2 && apt-get install -y -qq "${need[@]}" >&2; } ||
+	apt-get install -y -qq -o DPkg::Lock::Timeout=120 "${need[@]}" >&2 ||
+		{ apt-get update -qq >&2 && apt-get install -y -qq -o DPkg::Lock::Timeout=120 "${need[@]}" >&2; } ||
 		{ log "cannot install ${need[*]}"; exit 2; }
+fi
+if [ "$source_only" = 0 ]; then
+	for p in "linux-headers-$KVER" linux-kbuild-6.1; do
+		v=$(installed "$p")
+		[ "$v" = "$PKGVER" ] || { log "$p is at '$v', not $PKGVER"; exit 1; }
+	done
 fi
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 
-# 1. Pristine sources, keyed by the tarball's identity.
-tarball=/usr/src/linux-source-6.1.tar.xz
-tar_id=$(stat -c '%s-%Y' "$tarball")
+# 1. The source tarball of exactly PKGVER (not the installed or newest
+#    linux-source-6.1), then the pristine kvm sources from it.
+tarball=$CACHE/linux-source-6.1.tar.xz
+if [ ! -e "$tarball" ]; then
+	log "fetching linux-source-6.1=$PKGVER"
+	tmp=$(mktemp -d "$CACHE/.src.XXXXXX")
+	(cd "$tmp" && apt-get download -o APT::Sandbox::User=root "linux-source-6.1=$PKGVER" >&2) ||
+		{ log "apt-get download linux-source-6.1=$PKGVER failed"; rm -rf "$tmp"; exit 2; }
+	got=$(dpkg-deb -f "$tmp"/*.deb Version)
+	[ "$got" = "$PKGVER" ] || { log "downloaded linux-source-6.1 $got, wanted $PKGVER"; rm -rf "$tmp"; exit 1; }
+	dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -xO ./usr/src/linux-source-6.1.tar.xz >"$tmp/src.tar.xz"
+	mv "$tmp/src.tar.xz" "$tarball"
+	rm -rf "$tmp"
+fi
+[ "$source_only" = 0 ] || { echo "$tarball"; exit 0; }
+tar_id="$PKGVER $(stat -c '%s-%Y' "$tarball") ${SRC_PATHS[*]}"
 if [ "$(cat "$CACHE/pristine/.id" 2>/dev/null)" != "$tar_id" ]; then
 	log "unpacking kvm sources from $tarball"
 	rm -rf "$CACHE/pristine"
@@ -114,15 +148,13 @@ if [ ! -e "$hdr/.complete" ]; then
 	done
 	# The kernel image: the rig's cache if it has it, else the .deb.
 	vmlinuz=""
-	for c in "${EXITMON_VMTEST_CACHE:-/var/cache/exitmon-vmtest}/$KVER/vmlinuz" \
-		"/boot/vmlinuz-$KVER"; do
-		[ -e "$c" ] && { vmlinuz=$c; break; }
-	done
+	c=${EXITMON_VMTEST_CACHE:-/var/cache/exitmon-vmtest}/$L1_KEY/vmlinuz
+	[ ! -e "$c" ] || vmlinuz=$c
 	if [ -z "$vmlinuz" ]; then
 		tmp=$(mktemp -d "$CACHE/.img.XXXXXX")
 		(cd "$tmp" && apt-get download -o APT::Sandbox::User=root \
-			"linux-image-$KVER" >&2) ||
-			{ log "cannot download linux-image-$KVER"; rm -rf "$tmp"; exit 2; }
+			"linux-image-$KVER=$PKGVER" >&2) ||
+			{ log "cannot download linux-image-$KVER=$PKGVER"; rm -rf "$tmp"; exit 2; }
 		dpkg-deb --fsys-tarfile "$tmp"/*.deb |
 			tar -x -C "$tmp" "./boot/vmlinuz-$KVER"
 		mv "$tmp/boot/vmlinuz-$KVER" "$CACHE/vmlinuz"

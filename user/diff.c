@@ -14,6 +14,7 @@
 #include "diff.h"
 #include "hist.h"
 #include "reasons.h"
+#include "render.h"
 
 static const char *const sort_names[] = {
 	[EM_DIFF_SORT_DELTA] = "delta",
@@ -31,26 +32,6 @@ int em_diff_sort_parse(const char *s)
 		if (!strcasecmp(s, sort_names[i]))
 			return (int)i;
 	return -1;
-}
-
-/* "0x7b" for SVM, "30" for VMX, "other" otherwise (as in the live table). */
-static const char *reason_number(uint32_t isa, uint32_t reason, char *buf, size_t len)
-{
-	if (isa == EM_ISA_SVM)
-		snprintf(buf, len, "0x%" PRIx32, reason);
-	else if (isa == EM_ISA_VMX)
-		snprintf(buf, len, "%" PRIu32, reason);
-	else
-		snprintf(buf, len, "other");
-	return buf;
-}
-
-static void reason_label(uint32_t isa, uint32_t reason, char *buf, size_t len)
-{
-	if (em_isa_name(isa))
-		em_reason_name(isa, reason, buf, len);
-	else
-		snprintf(buf, len, "OTHER (table full)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -95,16 +76,13 @@ static double rate(uint64_t count, uint64_t duration_ns)
 }
 
 static void fill_side(const struct em_row *r, uint64_t duration_ns, uint64_t *count, double *rt,
-		      double *avg, double *p99)
+		      bool *lat, uint64_t *avg, uint64_t *p99)
 {
 	*count = r ? r->st.count : 0;
 	*rt = rate(*count, duration_ns);
-	if (r && r->st.lat_count) {
-		*avg = (double)r->st.lat_sum / (double)r->st.lat_count / 1000.0;
-		*p99 = (double)em_hist_percentile(&r->st, 99) / 1000.0;
-	} else {
-		*avg = *p99 = NAN;
-	}
+	*lat = r && r->st.lat_count;
+	*avg = *lat ? r->st.lat_sum / r->st.lat_count : 0;
+	*p99 = *lat ? em_hist_quantile(&r->st, r->approx, EM_PPM_P99) : 0;
 }
 
 static void fill_row(struct em_diff_row *d, const struct em_row *ra, const struct em_row *rb,
@@ -115,11 +93,11 @@ static void fill_row(struct em_diff_row *d, const struct em_row *ra, const struc
 	memset(d, 0, sizeof(*d));
 	d->isa = r->isa;
 	d->reason = r->reason;
-	reason_label(r->isa, r->reason, d->name, sizeof(d->name));
+	em_row_name(r->isa, r->reason, d->name, sizeof(d->name));
 	d->in_a = ra != NULL;
 	d->in_b = rb != NULL;
-	fill_side(ra, a->meta.duration_ns, &d->count_a, &d->rate_a, &d->avg_us_a, &d->p99_us_a);
-	fill_side(rb, b->meta.duration_ns, &d->count_b, &d->rate_b, &d->avg_us_b, &d->p99_us_b);
+	fill_side(ra, a->meta.duration_ns, &d->count_a, &d->rate_a, &d->lat_a, &d->lat_avg_ns_a, &d->lat_p99_ns_a);
+	fill_side(rb, b->meta.duration_ns, &d->count_b, &d->rate_b, &d->lat_b, &d->lat_avg_ns_b, &d->lat_p99_ns_b);
 	d->delta = (int64_t)(d->count_b - d->count_a); /* two's complement: exact below 2^63 */
 	d->abs_delta = d->count_b >= d->count_a ? d->count_b - d->count_a : d->count_a - d->count_b;
 	if (d->count_a)
@@ -314,8 +292,24 @@ static bool durations_differ(uint64_t a, uint64_t b)
 /* a parameter name or value (char[48], maybe not NUL-terminated) */
 #define P(s) (int)strnlen((s), sizeof(((struct em_param *)0)->name)), (s)
 
-/* Warning lines (without "warning: "), at most 4. */
-static size_t warnings(const struct em_meta *a, const struct em_meta *b, char w[4][1024])
+#define EM_DIFF_MAX_WARNINGS 8
+
+/* A file recorded with another histogram layout was re-bucketed on load. */
+static void layout_warning(char *w, size_t len, const char *which, const struct em_hist_layout *l)
+{
+	snprintf(w, len,
+		 "%s was recorded with histogram layout sub_bucket_bits %u, max_log2 %u and re-bucketed "
+		 "exactly into this exitmon's (%u, %u): its percentiles have this exitmon's resolution",
+		 which, l->sub_bits, l->max_log2, em_hist_native.sub_bits, em_hist_native.max_log2);
+}
+
+static bool native_layout(const struct em_hist_layout *l)
+{
+	return l->sub_bits == em_hist_native.sub_bits && l->max_log2 == em_hist_native.max_log2;
+}
+
+/* Warning lines (without "warning: "), at most EM_DIFF_MAX_WARNINGS. */
+static size_t warnings(const struct em_meta *a, const struct em_meta *b, char w[EM_DIFF_MAX_WARNINGS][1024])
 {
 	size_t n = 0;
 	char fa[384], fb[384];
@@ -336,6 +330,16 @@ static size_t warnings(const struct em_meta *a, const struct em_meta *b, char w[
 		snprintf(w[n++], sizeof(w[0]), "the runs used different filters (A: %s; B: %s): counts are not comparable",
 			 fa, fb);
 	}
+	if (a->attach[0] && b->attach[0] && strncmp(a->attach, b->attach, sizeof(a->attach)))
+		snprintf(w[n++], sizeof(w[0]), "attach modes differ (%.*s vs %.*s): latencies include different overheads",
+			 STR(a, attach), STR(b, attach));
+	if (a->interval != b->interval)
+		snprintf(w[n++], sizeof(w[0]), "A holds %s counts, B %s ones",
+			 a->interval ? "one interval's" : "cumulative", b->interval ? "one interval's" : "cumulative");
+	if (!native_layout(&a->hist_layout))
+		layout_warning(w[n++], sizeof(w[0]), "A", &a->hist_layout);
+	if (!native_layout(&b->hist_layout))
+		layout_warning(w[n++], sizeof(w[0]), "B", &b->hist_layout);
 	return n;
 }
 
@@ -419,7 +423,7 @@ static void print_table(FILE *f, const struct em_snapshot *a, const char *name_a
 			const char *name_b, const struct em_diff_row *rows, size_t n)
 {
 	struct param_change pc[2 * EM_MAX_PARAMS];
-	char w[4][1024];
+	char w[EM_DIFF_MAX_WARNINGS][1024];
 	size_t i, nw, np;
 	uint64_t ta, tb;
 	bool any_idle = false;
@@ -454,12 +458,12 @@ static void print_table(FILE *f, const struct em_snapshot *a, const char *name_a
 		fmt_ratio(ratio, sizeof(ratio), d->count_a, d->count_b);
 		fmt_double(ra, sizeof(ra), d->rate_a, "%.1f");
 		fmt_double(rb, sizeof(rb), d->rate_b, "%.1f");
-		fmt_double(aa, sizeof(aa), d->avg_us_a, "%.2f");
-		fmt_double(ab, sizeof(ab), d->avg_us_b, "%.2f");
-		fmt_double(pa, sizeof(pa), d->p99_us_a, "%.2f");
-		fmt_double(pb, sizeof(pb), d->p99_us_b, "%.2f");
+		fmt_double(aa, sizeof(aa), d->lat_a ? d->lat_avg_ns_a / 1000.0 : NAN, "%.2f");
+		fmt_double(ab, sizeof(ab), d->lat_b ? d->lat_avg_ns_b / 1000.0 : NAN, "%.2f");
+		fmt_double(pa, sizeof(pa), d->lat_a ? d->lat_p99_ns_a / 1000.0 : NAN, "%.2f");
+		fmt_double(pb, sizeof(pb), d->lat_b ? d->lat_p99_ns_b / 1000.0 : NAN, "%.2f");
 		fprintf(f, "%8s %-30s %12" PRIu64 " %12" PRIu64 " %+13" PRId64 " %8s %12s %12s %9s %9s %9s %9s%s\n",
-			reason_number(d->isa, d->reason, num, sizeof(num)), name, d->count_a, d->count_b, d->delta,
+			em_reason_number(d->isa, d->reason, num, sizeof(num)), name, d->count_a, d->count_b, d->delta,
 			ratio, ra, rb, aa, ab, pa, pb,
 			d->in_a && d->in_b ? "" : d->in_a ? "  only A" : "  only B");
 	}
@@ -481,54 +485,37 @@ static void print_table(FILE *f, const struct em_snapshot *a, const char *name_a
 /* ------------------------------------------------------------------ */
 /* JSON                                                                */
 
-static json_t *jnum(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *ju64(uint64_t v)
+/* A count; a sum of counts beyond 2^63-1 (only a crafted file) as a number with an exponent. */
+static json_t *jcount(uint64_t v)
 {
 	return v <= INT64_MAX ? json_integer((json_int_t)v) : json_real((double)v);
 }
 
-static json_t *jstrn(const char *s, size_t size)
+/* One side of a row: its count, rate and latency (null without samples). */
+static json_t *side_json(uint64_t count, double rate_per_s, bool lat, uint64_t avg, uint64_t p99)
 {
-	size_t n = strnlen(s, size), i;
-	json_t *j = json_stringn(s, n);
-	char buf[512];
-
-	if (j || n >= sizeof(buf))
-		return j ? j : json_string("?");
-	/* not UTF-8: same replacement as snapshot files */
-	for (i = 0; i < n; i++)
-		buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-	return json_stringn(buf, n);
-}
-
-static json_t *jisa(uint32_t isa)
-{
-	const char *n = em_isa_name(isa);
-
-	return n ? json_string(n) : json_integer(isa);
+	return json_pack("{s:o, s:o, s:o, s:o}", "count", jcount(count), "rate_per_s", em_json_num(rate_per_s),
+			 "lat_avg_ns", lat ? jcount(avg) : json_null(), "lat_p99_ns", lat ? jcount(p99) : json_null());
 }
 
 static json_t *run_json(const char *name, const struct em_snapshot *s)
 {
 	const struct em_meta *m = &s->meta;
 
-	return json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "file", name,
-			 "hostname", jstrn(m->hostname, sizeof(m->hostname)),
-			 "kernel", jstrn(m->kernel, sizeof(m->kernel)),
-			 "isa", jisa(m->isa),
-			 "cpu_vendor", jstrn(m->cpu_vendor, sizeof(m->cpu_vendor)),
-			 "cpu_model", jstrn(m->cpu_model, sizeof(m->cpu_model)),
-			 "duration_ns", ju64(m->duration_ns),
-			 "total", ju64(em_snapshot_total(s)));
+	return json_pack("{s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "file", name,
+			 "hostname", em_json_str(m->hostname, sizeof(m->hostname)),
+			 "kernel", em_json_str(m->kernel, sizeof(m->kernel)),
+			 "isa", em_json_isa(m->isa),
+			 "cpu_vendor", em_json_str(m->cpu_vendor, sizeof(m->cpu_vendor)),
+			 "cpu_model", em_json_str(m->cpu_model, sizeof(m->cpu_model)),
+			 "attach", m->attach[0] ? em_json_str(m->attach, sizeof(m->attach)) : json_null(),
+			 "duration_ns", jcount(m->duration_ns),
+			 "count", jcount(em_snapshot_total(s)));
 }
 
 static json_t *opt_str(const char *s)
 {
-	return s ? jstrn(s, sizeof(((struct em_param *)0)->name)) : json_null();
+	return s ? em_json_str(s, sizeof(((struct em_param *)0)->name)) : json_null();
 }
 
 static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, const struct em_snapshot *b,
@@ -536,17 +523,21 @@ static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, 
 {
 	struct param_change pc[2 * EM_MAX_PARAMS];
 	json_t *root, *jw, *jp, *jr;
-	char w[4][1024];
+	char w[EM_DIFF_MAX_WARNINGS][1024];
 	size_t i, nw, np;
 	uint64_t ta = total(rows, n, false), tb = total(rows, n, true);
 	int rc = -ENOMEM;
 
-	root = json_pack("{s:o, s:o, s:[], s:[], s:[], s:{s:o, s:o, s:I, s:o, s:s, s:o, s:o}}",
+	root = json_pack("{s:s, s:i, s:o, s:o, s:[], s:[], s:[], s:{s:o, s:o, s:I, s:o, s:s}}",
+			 "format", EM_JSON_DIFF, "version", EM_JSON_VERSION,
 			 "a", run_json(name_a, a), "b", run_json(name_b, b), "warnings", "kvm_params",
-			 "rows", "total", "count_a", ju64(ta), "count_b", ju64(tb), "delta",
-			 (json_int_t)(int64_t)(tb - ta), "ratio", jnum(ta ? (double)tb / (double)ta : NAN),
-			 "change", change(ta, tb), "rate_a", jnum(rate(ta, a->meta.duration_ns)), "rate_b",
-			 jnum(rate(tb, b->meta.duration_ns)));
+			 "rows", "total",
+			 "a", json_pack("{s:o, s:o}", "count", jcount(ta), "rate_per_s",
+					em_json_num(rate(ta, a->meta.duration_ns))),
+			 "b", json_pack("{s:o, s:o}", "count", jcount(tb), "rate_per_s",
+					em_json_num(rate(tb, b->meta.duration_ns))),
+			 "delta", (json_int_t)(int64_t)(tb - ta), "ratio", em_json_num(ta ? (double)tb / (double)ta : NAN),
+			 "change", change(ta, tb));
 	if (!root)
 		return -ENOMEM;
 	jw = json_object_get(root, "warnings");
@@ -563,14 +554,13 @@ static int print_json(FILE *f, const struct em_snapshot *a, const char *name_a, 
 			goto out;
 	for (i = 0; i < n; i++) {
 		const struct em_diff_row *d = &rows[i];
-		json_t *o = json_pack("{s:o, s:I, s:s, s:b, s:b, s:o, s:o, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o}",
-				      "isa", jisa(d->isa), "reason", (json_int_t)d->reason, "name", d->name,
-				      "in_a", d->in_a, "in_b", d->in_b, "count_a", ju64(d->count_a),
-				      "count_b", ju64(d->count_b), "delta", (json_int_t)d->delta,
-				      "ratio", jnum(d->ratio), "change", change(d->count_a, d->count_b),
-				      "rate_a", jnum(d->rate_a), "rate_b", jnum(d->rate_b),
-				      "avg_us_a", jnum(d->avg_us_a), "avg_us_b", jnum(d->avg_us_b),
-				      "p99_us_a", jnum(d->p99_us_a), "p99_us_b", jnum(d->p99_us_b));
+		json_t *o = json_pack("{s:o, s:I, s:s, s:b, s:b, s:o, s:o, s:I, s:o, s:s}",
+				      "isa", em_json_isa(d->isa), "reason", (json_int_t)d->reason, "name", d->name,
+				      "in_a", d->in_a, "in_b", d->in_b,
+				      "a", side_json(d->count_a, d->rate_a, d->lat_a, d->lat_avg_ns_a, d->lat_p99_ns_a),
+				      "b", side_json(d->count_b, d->rate_b, d->lat_b, d->lat_avg_ns_b, d->lat_p99_ns_b),
+				      "delta", (json_int_t)d->delta, "ratio", em_json_num(d->ratio),
+				      "change", change(d->count_a, d->count_b));
 
 		if (json_array_append_new(jr, o))
 			goto out;

@@ -28,7 +28,7 @@ struct em_diff_opts {
 	bool json;               /* one JSON document instead of the table */
 };
 
-/* One compared reason. Latency fields are NAN when there is none. */
+/* One compared reason. */
 struct em_diff_row {
 	uint32_t isa, reason;
 	char name[64];
@@ -39,8 +39,9 @@ struct em_diff_row {
 	double ratio;               /* count_b / count_a; INFINITY when only B counted
 				       ("new"), 0 when only A ("gone"), NAN when neither */
 	double rate_a, rate_b;      /* exits per second; NAN when the duration is 0 */
-	double avg_us_a, avg_us_b;  /* mean exit->entry latency */
-	double p99_us_a, p99_us_b;  /* 99th percentile from the histogram */
+	bool lat_a, lat_b;          /* that run has latency samples of the reason */
+	uint64_t lat_avg_ns_a, lat_avg_ns_b; /* mean exit->entry latency (0 without) */
+	uint64_t lat_p99_ns_a, lat_p99_ns_b; /* 99th percentile from the histogram */
 };
 
 /* "delta", "count", "name", "reason", "ratio" -> enum em_diff_sort, or -1. */

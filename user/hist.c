@@ -1,27 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Bucket bounds and percentiles of the HDR histogram in bpf/exitmon.h. */
-#include <math.h>
 #include "hist.h"
 
-uint64_t em_hist_lower(uint32_t b)
+const struct em_hist_layout em_hist_native = { EM_HIST_SUB_BITS, EM_HIST_MAX_LOG2 };
+
+_Static_assert((EM_HIST_MAX_LOG2 - EM_HIST_SUB_BITS + 1) * EM_HIST_SUB + 1 == EM_HIST_BUCKETS,
+	       "em_layout_buckets() must agree with bpf/exitmon.h");
+
+bool em_layout_valid(const struct em_hist_layout *l)
+{
+	return l->sub_bits <= EM_HIST_LAYOUT_MAX_SUB_BITS && l->max_log2 > l->sub_bits &&
+	       l->max_log2 <= EM_HIST_LAYOUT_MAX_LOG2;
+}
+
+uint32_t em_layout_buckets(const struct em_hist_layout *l)
+{
+	return (l->max_log2 - l->sub_bits + 1) * (1u << l->sub_bits) + 1;
+}
+
+uint64_t em_layout_lower(const struct em_hist_layout *l, uint32_t b)
 {
 	uint32_t group, sub, msb;
 
-	if (b < EM_HIST_SUB)
+	if (b < (1u << l->sub_bits))
 		return b;
-	if (b >= EM_HIST_BUCKETS - 1)
-		return 1ULL << EM_HIST_MAX_LOG2;
-	group = b / EM_HIST_SUB; /* 1 for [8,16), 2 for [16,32), ... */
-	sub = b % EM_HIST_SUB;
-	msb = group + EM_HIST_SUB_BITS - 1;
-	return (1ULL << msb) + ((uint64_t)sub << (msb - EM_HIST_SUB_BITS));
+	if (b >= em_layout_buckets(l) - 1)
+		return 1ULL << l->max_log2;
+	group = b >> l->sub_bits; /* 1 for [2^s, 2^(s+1)), 2 for the next power, ... */
+	sub = b & ((1u << l->sub_bits) - 1);
+	msb = group + l->sub_bits - 1;
+	return (1ULL << msb) + ((uint64_t)sub << (msb - l->sub_bits));
+}
+
+uint64_t em_layout_upper(const struct em_hist_layout *l, uint32_t b)
+{
+	if (b >= em_layout_buckets(l) - 1)
+		return UINT64_MAX;
+	return em_layout_lower(l, b + 1) - 1;
+}
+
+uint64_t em_hist_lower(uint32_t b)
+{
+	return em_layout_lower(&em_hist_native, b);
 }
 
 uint64_t em_hist_upper(uint32_t b)
 {
-	if (b >= EM_HIST_BUCKETS - 1)
-		return UINT64_MAX;
-	return em_hist_lower(b + 1) - 1;
+	return em_layout_upper(&em_hist_native, b);
 }
 
 uint64_t em_hist_total(const struct em_stats *st)
@@ -34,21 +59,21 @@ uint64_t em_hist_total(const struct em_stats *st)
 	return t;
 }
 
-uint64_t em_hist_percentile(const struct em_stats *st, double p)
+uint64_t em_hist_quantile(const struct em_stats *st, uint32_t approx, uint32_t ppm)
 {
-	uint64_t total = em_hist_total(st), rank, seen = 0, lo, hi, v;
+	uint64_t total = em_hist_total(st), rank, seen = 0, lo, hi;
 	uint32_t b;
 
-	if (!total || p <= 0)
+	if (!total || !ppm)
 		return 0;
-	if (p > 100)
-		p = 100;
-	/* nearest-rank: the smallest value with at least p% of the data at or below it */
-	rank = (uint64_t)ceil(p / 100.0 * (double)total);
-	if (rank < 1)
-		rank = 1;
-	if (rank >= total && st->lat_count)
+	if (ppm > EM_PPM_MAX)
+		ppm = EM_PPM_MAX;
+	/* nearest rank, exactly: ceil(ppm * total / 10^6) in 128 bits */
+	rank = (uint64_t)(((unsigned __int128)ppm * total + EM_PPM_MAX - 1) / EM_PPM_MAX);
+	if (st->lat_count && rank >= total && !(approx & EM_APPROX_MAX))
 		return st->lat_max; /* the top rank is the exact maximum */
+	if (st->lat_count && rank == 1 && !(approx & EM_APPROX_MIN))
+		return st->lat_min;
 	for (b = 0; b < EM_HIST_BUCKETS; b++) {
 		seen += st->hist[b];
 		if (seen >= rank)
@@ -58,11 +83,10 @@ uint64_t em_hist_percentile(const struct em_stats *st, double p)
 		b = EM_HIST_BUCKETS - 1;
 	lo = em_hist_lower(b);
 	hi = em_hist_upper(b);
-	/* The top bucket is open-ended; the exact max bounds it. */
-	if (hi == UINT64_MAX || (st->lat_count && hi > st->lat_max))
+	/* min and max (exact or bounds) bound every sample, the open top bucket too */
+	if (st->lat_count && hi > st->lat_max)
 		hi = st->lat_max > lo ? st->lat_max : lo;
 	if (st->lat_count && lo < st->lat_min)
 		lo = st->lat_min <= hi ? st->lat_min : hi;
-	v = lo + (hi - lo) / 2;
-	return v;
+	return lo + (hi - lo) / 2;
 }

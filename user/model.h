@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
+#include "hist.h"
 
-#define EM_FORMAT_VERSION 1
+/* Snapshot file format written (1 is still read; docs/snapshots.md). */
+#define EM_FORMAT_VERSION 2
 #define EM_MAX_FILTER_REASONS 64
 #define EM_MAX_PARAMS 16
 
@@ -28,6 +30,7 @@ struct em_row {
 	uint32_t reason; /* raw exit code */
 	uint32_t tgid;   /* EM_ANY_PID unless --per-vm */
 	uint32_t vcpu;   /* EM_ANY_VCPU unless --per-vcpu */
+	uint32_t approx; /* EM_APPROX_MIN/MAX: lat_min/lat_max are histogram bounds */
 	struct em_stats st; /* summed over CPUs */
 };
 
@@ -57,14 +60,41 @@ struct em_meta {
 	int64_t start_ns;     /* wall clock (CLOCK_REALTIME) of the start, ns */
 	uint64_t duration_ns; /* length of the run */
 	struct em_filters filters;
+	char attach[16];      /* attach mode ("raw_tp", "tp"), "" = unknown (v1 files) */
+	bool interval;        /* the rows are one interval's deltas, not cumulative */
+	/* histogram layout the data was recorded with (a file's, before re-bucketing) */
+	struct em_hist_layout hist_layout;
 };
 
+/*
+ * Per-VM metadata, one entry per tgid (room for VM / vCPU names; not yet
+ * filled by the collector nor written to JSON).
+ */
+struct em_vm {
+	uint32_t tgid;
+	char name[64];
+};
+
+/*
+ * Rows are an array (in insertion order, which is the file order of a
+ * snapshot) plus an open-addressing hash index over the identity (isa,
+ * reason, tgid, vcpu), so finding or adding a row is O(1) with 65,536 live
+ * breakdown keys. The index follows the array lazily: it covers rows
+ * [0, nindexed); code that appends rows directly is indexed on the next
+ * lookup, and code that shrinks nrows (the collector restarting a read,
+ * a filter compacting rows) makes the next lookup rebuild it.
+ */
 struct em_snapshot {
 	struct em_meta meta;
 	uint64_t counters[EM_CNT__MAX];
 	size_t nrows;
 	size_t cap;
 	struct em_row *rows;
+	uint32_t *index;  /* slots: row index + 1, 0 = empty */
+	size_t index_cap; /* power of two, >= 2 * nindexed; 0 = none */
+	size_t nindexed;
+	size_t nvms;      /* per-VM metadata (struct em_vm), malloc'ed */
+	struct em_vm *vms;
 };
 
 /* Names of enum em_counter, as in JSON output and snapshots. */
@@ -75,11 +105,46 @@ void em_snapshot_free(struct em_snapshot *s);
 /* Row with this identity, created zeroed if absent; NULL on ENOMEM. */
 struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t reason,
 			       uint32_t tgid, uint32_t vcpu);
+/*
+ * Row with this identity or NULL. O(1) when the index covers every row
+ * (em_snapshot_reindex(), or rows added by em_snapshot_row()), a linear
+ * search otherwise (s is const here).
+ */
+const struct em_row *em_snapshot_find(const struct em_snapshot *s, uint32_t isa, uint32_t reason,
+				      uint32_t tgid, uint32_t vcpu);
+/*
+ * Brings the index up to date with the rows. Returns 0, -ENOMEM, or
+ * -EEXIST with *dup = the index of the first row whose identity an
+ * earlier row already has (dup may be NULL).
+ */
+int em_snapshot_reindex(struct em_snapshot *s, size_t *dup);
 /* Adds b's stats into a (count, sums, min, max, histogram). */
 void em_stats_add(struct em_stats *a, const struct em_stats *b);
-/* out = cur - prev for counts/sums/histogram; min/max taken from cur. */
-void em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev);
-/* out = cur - prev row by row (rows absent in prev count from zero). */
+/*
+ * The interval out = cur - prev of two cumulative readings of one row.
+ * Counts, sums and the histogram subtract exactly. Min and max of the
+ * interval are exact when knowable: no earlier samples, a new record
+ * (cur below prev's min / above prev's max), one sample (= the sum), two
+ * samples with one extreme exact (the other = sum - it), or an extreme
+ * bucket holding one value. Otherwise they are bounds from the interval's
+ * histogram: min = the lower bound of its lowest non-empty bucket, max =
+ * the upper bound of its highest, both within [cur min, cur max]. Returns
+ * the EM_APPROX_* bits of the fields that are bounds.
+ */
+uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev);
+/* Room for n rows (and their index) without further allocation: 0 or -ENOMEM. */
+int em_snapshot_reserve(struct em_snapshot *s, size_t n);
+/*
+ * dst = src (rows, meta, counters), reusing dst's buffers: a run loop
+ * that keeps its snapshots between refreshes touches no new memory.
+ */
+int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src);
+/*
+ * out = cur - prev row by row (rows absent in prev count from zero; rows
+ * that did not move are left out); prev NULL copies cur. out's rows are
+ * replaced and its buffers reused, so pass the same out every interval.
+ * 0 or -ENOMEM.
+ */
 int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		      const struct em_snapshot *prev);
 static inline bool em_row_is_total(const struct em_row *r)

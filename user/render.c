@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Rendering of exitmon's per-reason table, as text or JSON lines. */
+#include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hist.h"
@@ -20,11 +23,16 @@ const char *em_reason_number(uint32_t isa, uint32_t reason, char *buf, size_t le
 	return buf;
 }
 
+const char *em_row_name(uint32_t isa, uint32_t reason, char *buf, size_t len)
+{
+	if (isa != EM_ISA_VMX && isa != EM_ISA_SVM)
+		return "OTHER (table full)";
+	return em_reason_name(isa, reason, buf, len);
+}
+
 static const char *row_name(const struct em_row *r, char *buf, size_t len)
 {
-	if (r->isa != EM_ISA_VMX && r->isa != EM_ISA_SVM)
-		return "OTHER (table full)";
-	return em_reason_name(r->isa, r->reason, buf, len);
+	return em_row_name(r->isa, r->reason, buf, len);
 }
 
 static bool row_idle(const struct em_row *r)
@@ -64,8 +72,8 @@ static const struct em_row **sorted_rows(const struct em_snapshot *v, bool total
 	return rows;
 }
 
-/* Merges the non-idle total rows: the TOTAL line's latency. */
-static void busy_total(const struct em_snapshot *v, struct em_stats *t, uint64_t *count)
+/* Merges the non-idle total rows: the TOTAL line's latency (and its bounds). */
+static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count)
 {
 	size_t i;
 
@@ -77,8 +85,10 @@ static void busy_total(const struct em_snapshot *v, struct em_stats *t, uint64_t
 		if (!em_row_is_total(r))
 			continue;
 		*count += r->st.count;
-		if (!row_idle(r))
-			em_stats_add(t, &r->st);
+		if (!row_idle(r)) {
+			em_stats_add(&t->st, &r->st);
+			t->approx |= r->approx;
+		}
 	}
 }
 
@@ -90,15 +100,25 @@ static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
 		snprintf(buf, len, "%.2f", ns / 1000.0);
 }
 
-static void print_lat(FILE *f, const struct em_stats *st)
+/* MAX: "~" marks an upper bound from the interval's histogram (not exact). */
+static void fmt_max(char *buf, size_t len, const struct em_row *r)
 {
+	if (!r->st.lat_count)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s%.2f", r->approx & EM_APPROX_MAX ? "~" : "", r->st.lat_max / 1000.0);
+}
+
+static void print_lat(FILE *f, const struct em_row *r)
+{
+	const struct em_stats *st = &r->st;
 	char a[32], p50[32], p99[32], mx[32];
 	bool have = st->lat_count > 0;
 
 	fmt_us(a, sizeof(a), have ? st->lat_sum / st->lat_count : 0, have);
-	fmt_us(p50, sizeof(p50), em_hist_percentile(st, 50), have);
-	fmt_us(p99, sizeof(p99), em_hist_percentile(st, 99), have);
-	fmt_us(mx, sizeof(mx), st->lat_max, have);
+	fmt_us(p50, sizeof(p50), em_hist_quantile(st, r->approx, EM_PPM_P50), have);
+	fmt_us(p99, sizeof(p99), em_hist_quantile(st, r->approx, EM_PPM_P99), have);
+	fmt_max(mx, sizeof(mx), r);
 	fprintf(f, " %9s %9s %9s %10s", a, p50, p99, mx);
 }
 
@@ -123,9 +143,9 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 	size_t n, nb, i;
 	const struct em_row **rows = sorted_rows(v, true, &n);
 	const struct em_row **brows = sorted_rows(v, false, &nb);
-	struct em_stats busy;
+	struct em_row busy;
 	uint64_t total;
-	bool any_idle = false;
+	bool any_idle = false, any_approx = false;
 	char num[32], name[96];
 	double period = ctx->period_s > 0 ? ctx->period_s : 0;
 
@@ -161,7 +181,7 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 			em_reason_number(r->isa, r->reason, num, sizeof(num)), name,
 			(unsigned long long)r->st.count, period ? r->st.count / period : 0.0,
 			total ? 100.0 * r->st.count / total : 0.0);
-		print_lat(f, &r->st);
+		print_lat(f, r);
 		fputc('\n', f);
 	}
 	fprintf(f, "%8s %-28s %12llu %11.1f %6.2f", "", any_idle ? "TOTAL (latency excl. *)" : "TOTAL",
@@ -173,102 +193,250 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 
 	if (nb) {
 		const bool vcpu = v->meta.filters.per_vcpu;
+		uint64_t vm_total[2] = { 0, 0 }; /* this VM's per-vCPU rows, its per-VM rows */
 
 		fprintf(f, "\n%8s %6s %8s %-28s %12s %7s %9s %10s\n", "PID", vcpu ? "VCPU" : "",
 			"REASON", "NAME", "COUNT", "% PID", "AVG us", "MAX us");
+
 		for (i = 0; i < nb; i++) {
 			const struct em_row *r = brows[i];
-			uint64_t vm_total = 0;
 			char a[32], mx[32], vc[16] = "";
 			size_t j;
 
-			/* rows of the same VM and the same kind (per VM or per vCPU) */
-			for (j = 0; j < nb; j++)
-				if (brows[j]->tgid == r->tgid &&
-				    (brows[j]->vcpu == EM_ANY_VCPU) == (r->vcpu == EM_ANY_VCPU))
-					vm_total += brows[j]->st.count;
+			/* rows are sorted by tgid: sum each VM's group once, at its first row */
+			if (!i || brows[i - 1]->tgid != r->tgid) {
+				vm_total[0] = vm_total[1] = 0;
+				for (j = i; j < nb && brows[j]->tgid == r->tgid; j++)
+					vm_total[brows[j]->vcpu == EM_ANY_VCPU] += brows[j]->st.count;
+			}
 			if (r->vcpu != EM_ANY_VCPU)
 				snprintf(vc, sizeof(vc), "%u", r->vcpu);
 			fmt_us(a, sizeof(a), r->st.lat_count ? r->st.lat_sum / r->st.lat_count : 0,
 			       r->st.lat_count);
-			fmt_us(mx, sizeof(mx), r->st.lat_max, r->st.lat_count);
+			fmt_max(mx, sizeof(mx), r);
 			fprintf(f, "%8u %6s %8s %-28s %12llu %7.2f %9s %10s\n", r->tgid, vc,
 				em_reason_number(r->isa, r->reason, num, sizeof(num)),
 				row_name(r, name, sizeof(name)), (unsigned long long)r->st.count,
-				vm_total ? 100.0 * r->st.count / vm_total : 0.0, a, mx);
+				vm_total[r->vcpu == EM_ANY_VCPU] ?
+					100.0 * r->st.count / vm_total[r->vcpu == EM_ANY_VCPU] : 0.0, a, mx);
 		}
 	}
+	for (i = 0; i < v->nrows; i++)
+		any_approx |= v->rows[i].st.lat_count && (v->rows[i].approx & EM_APPROX_MAX);
+	if (any_approx)
+		fprintf(f, "~ upper bound from this interval's histogram (the exact maximum is not known)\n");
 	print_counters(f, v->counters);
 	free(rows);
 	free(brows);
 }
 
-static json_t *stats_json(const struct em_stats *st, json_t *o)
-{
-	bool have = st->lat_count > 0;
+/* ------------------------------------------------------------------ */
+/* JSON (docs/json.md; the schemas are docs/<document>.schema.json)     */
 
-	json_object_set_new(o, "count", json_integer((json_int_t)st->count));
-	json_object_set_new(o, "lat_count", json_integer((json_int_t)st->lat_count));
-	json_object_set_new(o, "lat_sum_ns", json_integer((json_int_t)st->lat_sum));
-	json_object_set_new(o, "min_ns", json_integer(have ? (json_int_t)st->lat_min : 0));
-	json_object_set_new(o, "max_ns", json_integer((json_int_t)st->lat_max));
-	json_object_set_new(o, "avg_ns", json_integer(have ? (json_int_t)(st->lat_sum / st->lat_count) : 0));
-	json_object_set_new(o, "p50_ns", json_integer((json_int_t)em_hist_percentile(st, 50)));
-	json_object_set_new(o, "p99_ns", json_integer((json_int_t)em_hist_percentile(st, 99)));
-	json_object_set_new(o, "hist_total", json_integer((json_int_t)em_hist_total(st)));
+json_t *em_json_isa(uint32_t isa)
+{
+	const char *name = em_isa_name(isa);
+
+	return name ? json_string(name) : json_integer(isa);
+}
+
+json_t *em_json_str(const char *buf, size_t size)
+{
+	size_t n = strnlen(buf, size), i;
+	json_t *j = json_stringn(buf, n);
+	char *copy;
+
+	if (j)
+		return j;
+	copy = malloc(n + 1);
+	if (!copy)
+		return NULL;
+	for (i = 0; i < n; i++)
+		copy[i] = (unsigned char)buf[i] < 0x80 ? buf[i] : '?';
+	copy[n] = '\0';
+	j = json_stringn(copy, n);
+	free(copy);
+	return j;
+}
+
+json_t *em_json_u64(uint64_t v)
+{
+	return v > INT64_MAX ? NULL : json_integer((json_int_t)v);
+}
+
+json_t *em_json_num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+__attribute__((format(printf, 3, 4)))
+static json_t *jfail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return NULL;
+}
+
+/* Members in order; a NULL value (ENOMEM, a number too large) names its key in err. */
+struct jmember {
+	const char *key;
+	json_t *v;
+};
+
+static json_t *jset_all(json_t *o, struct jmember *m, size_t n, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!m[i].v && !bad)
+			bad = m[i].key;
+		else if (o && !bad && json_object_set_new(o, m[i].key, m[i].v))
+			bad = m[i].key, m[i].v = NULL; /* set_new stole it */
+		else if (bad)
+			json_decref(m[i].v);
+	}
+	if (!o)
+		return jfail(err, errlen, "out of memory");
+	if (bad) {
+		json_decref(o);
+		return jfail(err, errlen, "%s: value too large for JSON (max 2^63-1) or out of memory", bad);
+	}
 	return o;
+}
+
+static json_t *hist_json(const struct em_stats *st)
+{
+	json_t *hist = json_array();
+	unsigned b;
+
+	for (b = 0; hist && b < EM_HIST_BUCKETS; b++) {
+		json_t *n;
+
+		if (!st->hist[b])
+			continue;
+		n = em_json_u64(st->hist[b]);
+		if (!n || json_array_append_new(hist, json_pack("[Io]", (json_int_t)b, n))) {
+			json_decref(hist);
+			return NULL;
+		}
+	}
+	return hist;
+}
+
+json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, char *err, size_t errlen)
+{
+	const struct em_stats *st = &r->st;
+	bool have = st->lat_count > 0, derived = o && o->derived;
+	char name[96];
+	struct jmember m[24] = {
+		{ "isa", em_json_isa(r->isa) },
+		{ "reason", json_integer(r->reason) },
+		{ "name", json_string(row_name(r, name, sizeof(name))) },
+		{ "tgid", json_integer(r->tgid) },
+		{ "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu) },
+		{ "count", em_json_u64(st->count) },
+		{ "lat_count", em_json_u64(st->lat_count) },
+		{ "lat_sum_ns", em_json_u64(st->lat_sum) },
+		{ "lat_min_ns", em_json_u64(st->lat_min) }, /* 0 without samples, as the kernel leaves them */
+		{ "lat_max_ns", em_json_u64(st->lat_max) },
+		{ "hist", hist_json(st) },
+	};
+	size_t n = 11;
+
+	if (derived) {
+		m[n++] = (struct jmember){ "lat_avg_ns", em_json_u64(have ? st->lat_sum / st->lat_count : 0) };
+		m[n++] = (struct jmember){ "lat_p50_ns", em_json_u64(em_hist_quantile(st, r->approx, EM_PPM_P50)) };
+		m[n++] = (struct jmember){ "lat_p99_ns", em_json_u64(em_hist_quantile(st, r->approx, EM_PPM_P99)) };
+	}
+	if (derived || (r->approx & EM_APPROX_MIN && have))
+		m[n++] = (struct jmember){ "lat_min_approx", json_boolean(have && (r->approx & EM_APPROX_MIN)) };
+	if (derived || (r->approx & EM_APPROX_MAX && have))
+		m[n++] = (struct jmember){ "lat_max_approx", json_boolean(have && (r->approx & EM_APPROX_MAX)) };
+	if (derived) {
+		double period = o->period_s > 0 ? o->period_s : 0;
+
+		m[n++] = (struct jmember){ "rate_per_s", json_real(period ? st->count / period : 0.0) };
+		m[n++] = (struct jmember){ "pct", json_real(o->total && em_row_is_total(r) ?
+								   100.0 * st->count / o->total : 0.0) };
+		m[n++] = (struct jmember){ "idle", json_boolean(row_idle(r)) };
+	}
+	return jset_all(json_object(), m, n, err, errlen);
+}
+
+json_t *em_json_counters(const uint64_t *counters, char *err, size_t errlen)
+{
+	struct jmember m[EM_CNT__MAX];
+	size_t i;
+
+	for (i = 0; i < EM_CNT__MAX; i++)
+		m[i] = (struct jmember){ em_counter_names[i], em_json_u64(counters[i]) };
+	return jset_all(json_object(), m, EM_CNT__MAX, err, errlen);
+}
+
+static json_t *ns_json(double s)
+{
+	return json_integer(s > 0 ? (json_int_t)(s * 1e9 + 0.5) : 0);
 }
 
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
-	json_t *root = json_object(), *rows = json_array(), *cnt = json_object(), *tot;
-	struct em_stats busy;
-	uint64_t total;
-	double period = ctx->period_s > 0 ? ctx->period_s : 0;
+	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
+	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s };
+	json_t *root, *rows = json_array(), *tot;
+	struct em_row busy;
+	char err[128];
 	size_t i;
 	int rc;
 
-	if (!root || !rows || !cnt) {
-		json_decref(root);
-		json_decref(rows);
-		json_decref(cnt);
-		return -1;
-	}
-	busy_total(v, &busy, &total);
-	json_object_set_new(root, "type", json_string(ctx->type));
-	json_object_set_new(root, "isa", json_string(em_isa_name(v->meta.isa) ?: "unknown"));
-	if (ctx->attach)
-		json_object_set_new(root, "attach", json_string(ctx->attach));
-	json_object_set_new(root, "period_s", json_real(period));
-	json_object_set_new(root, "elapsed_s", json_real(ctx->elapsed_s));
-	json_object_set_new(root, "duration_ns", json_integer((json_int_t)v->meta.duration_ns));
-	for (i = 0; i < v->nrows; i++) {
-		const struct em_row *r = &v->rows[i];
-		json_t *o = json_object();
-		char name[96];
+	busy_total(v, &busy, &ro.total);
+	for (i = 0; rows && i < v->nrows; i++) {
+		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
 
-		if (!o)
-			continue;
-		json_object_set_new(o, "isa", json_string(em_isa_name(r->isa) ?: "other"));
-		json_object_set_new(o, "reason", json_integer(r->reason));
-		json_object_set_new(o, "name", json_string(row_name(r, name, sizeof(name))));
-		json_object_set_new(o, "tgid", json_integer(r->tgid));
-		json_object_set_new(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu));
-		stats_json(&r->st, o);
-		json_object_set_new(o, "rate", json_real(period ? r->st.count / period : 0.0));
-		json_object_set_new(o, "pct", json_real(total && em_row_is_total(r) ? 100.0 * r->st.count / total : 0.0));
-		json_object_set_new(o, "idle", json_boolean(row_idle(r)));
-		json_array_append_new(rows, o);
+		if (!o || json_array_append_new(rows, o)) {
+			json_decref(rows);
+			rows = NULL;
+		}
 	}
-	json_object_set_new(root, "rows", rows);
-	tot = stats_json(&busy, json_object());
 	/* count is all exits; the latency fields leave the idle reasons out */
-	json_object_set_new(tot, "count", json_integer((json_int_t)total));
-	json_object_set_new(tot, "rate", json_real(period ? total / period : 0.0));
-	json_object_set_new(root, "total", tot);
-	for (i = 0; i < EM_CNT__MAX; i++)
-		json_object_set_new(cnt, em_counter_names[i], json_integer((json_int_t)v->counters[i]));
-	json_object_set_new(root, "counters", cnt);
+	tot = em_json_row(&busy, &ro, err, sizeof(err));
+	if (tot) {
+		json_object_set_new(tot, "count", json_integer((json_int_t)ro.total));
+		json_object_set_new(tot, "rate_per_s", json_real(ro.period_s > 0 ? ro.total / ro.period_s : 0.0));
+		/* the identity and histogram of a merged row mean nothing */
+		json_object_del(tot, "isa");
+		json_object_del(tot, "reason");
+		json_object_del(tot, "name");
+		json_object_del(tot, "tgid");
+		json_object_del(tot, "vcpu");
+		json_object_del(tot, "hist");
+		json_object_del(tot, "pct");
+		json_object_del(tot, "idle");
+	}
+	{
+		struct jmember m[] = {
+			{ "format", json_string(EM_JSON_REPORT) },
+			{ "version", json_integer(EM_JSON_VERSION) },
+			{ "type", json_string(ctx->type) },
+			{ "isa", json_string(em_isa_name(v->meta.isa ? v->meta.isa : ctx->isa) ?: "unknown") },
+			{ "attach", attach ? json_string(attach) : json_null() },
+			{ "period_ns", ns_json(ctx->period_s) },
+			{ "elapsed_ns", ns_json(ctx->elapsed_s) },
+			{ "duration_ns", em_json_u64(v->meta.duration_ns) },
+			{ "rows", rows },
+			{ "total", tot },
+			{ "counters", em_json_counters(v->counters, err, sizeof(err)) },
+		};
+
+		root = jset_all(json_object(), m, sizeof(m) / sizeof(m[0]), err, sizeof(err));
+	}
+	if (!root)
+		return -1;
 	rc = json_dumpf(root, f, JSON_COMPACT);
 	json_decref(root);
 	if (rc || fputc('\n', f) == EOF)

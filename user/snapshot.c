@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Snapshot files: struct em_snapshot <-> JSON (jansson), atomic save. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* renameat2, RENAME_NOREPLACE */
+#define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +15,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "snapshot.h"
+#include "err.h"
 #include "reasons.h"
-
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
+#include "render.h"
+#include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
 
@@ -29,25 +31,19 @@ struct ctx {
 	size_t errlen;
 };
 
+/*
+ * One printable ASCII line (err.c): messages quote the input (and
+ * jansson's quote the text near the error), which may hold newlines,
+ * escape sequences, or UTF-8 cut by the truncation.
+ */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
-	char *p;
 
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-		/*
-		 * One printable ASCII line: messages quote the input (and
-		 * jansson's quote the text near the error), which may hold
-		 * newlines, escape sequences, or UTF-8 cut by the truncation.
-		 */
-		for (p = c->err; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-				*p = '?';
-	}
+	va_start(ap, fmt);
+	em_verrf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -58,35 +54,6 @@ static int nomem(struct ctx *c)
 
 /* ------------------------------------------------------------------ */
 /* em_snapshot -> JSON                                                 */
-
-/* A JSON string of a fixed-size C buffer; bytes that are not valid UTF-8
- * (a hostname from a misconfigured box) become '?' rather than failing. */
-static json_t *jstr(const char *buf, size_t size)
-{
-	size_t n = strnlen(buf, size), i;
-	json_t *j = json_stringn(buf, n);
-	char *copy;
-
-	if (j)
-		return j;
-	copy = malloc(n + 1);
-	if (!copy)
-		return NULL;
-	for (i = 0; i < n; i++)
-		copy[i] = (unsigned char)buf[i] < 0x80 ? buf[i] : '?';
-	copy[n] = '\0';
-	j = json_stringn(copy, n);
-	free(copy);
-	return j;
-}
-
-/* "vmx"/"svm"; any other value (the collector's overflow row) as a number. */
-static json_t *jisa(uint32_t isa)
-{
-	const char *name = em_isa_name(isa);
-
-	return name ? json_string(name) : json_integer(isa);
-}
 
 static int set(json_t *o, const char *key, json_t *v, struct ctx *c)
 {
@@ -125,50 +92,22 @@ static int add_rfc3339(json_t *o, int64_t ns, struct ctx *c)
 	return set(o, "start", json_string(buf), c);
 }
 
+/* v2's description of the histogram: parameters, from which docs/snapshots.md derives the bounds */
+static json_t *layout_json(const struct em_hist_layout *l)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:s}", "scheme", EM_SNAPSHOT_HIST_SCHEME, "sub_bucket_bits",
+			 (json_int_t)l->sub_bits, "max_log2", (json_int_t)l->max_log2, "buckets",
+			 (json_int_t)em_layout_buckets(l), "unit", "ns");
+}
+
 static int row_to_json(json_t *rows, const struct em_row *r, size_t i, struct ctx *c)
 {
-	json_t *o, *hist;
-	char where[32], name[64];
-	unsigned b;
-	int rc;
+	char msg[160];
+	json_t *o = em_json_row(r, NULL, msg, sizeof(msg));
 
-	snprintf(where, sizeof(where), "rows[%zu]", i);
-	o = json_object();
-	if (json_array_append_new(rows, o))
-		return nomem(c);
-	if (em_isa_name(r->isa))
-		em_reason_name(r->isa, r->reason, name, sizeof(name));
-	else
-		snprintf(name, sizeof(name), "OTHER");
-	if ((rc = set(o, "isa", jisa(r->isa), c)) ||
-	    (rc = set(o, "reason", json_integer(r->reason), c)) ||
-	    (rc = set(o, "name", json_string(name), c)) ||
-	    (rc = set(o, "tgid", json_integer(r->tgid), c)) ||
-	    (rc = set(o, "vcpu", json_integer(r->vcpu == EM_ANY_VCPU ? -1 : (json_int_t)r->vcpu), c)) ||
-	    (rc = set_u64(o, "count", r->st.count, where, c)) ||
-	    (rc = set_u64(o, "lat_count", r->st.lat_count, where, c)) ||
-	    (rc = set_u64(o, "lat_sum_ns", r->st.lat_sum, where, c)) ||
-	    (rc = set_u64(o, "lat_min_ns", r->st.lat_min, where, c)) ||
-	    (rc = set_u64(o, "lat_max_ns", r->st.lat_max, where, c)))
-		return rc;
-	hist = json_array();
-	if ((rc = set(o, "hist", hist, c)))
-		return rc;
-	for (b = 0; b < EM_HIST_BUCKETS; b++) {
-		json_t *pair;
-
-		if (!r->st.hist[b])
-			continue;
-		if (r->st.hist[b] > INT64_MAX)
-			return fail(c, -EINVAL, "%s.hist: bucket %u count %" PRIu64 " is too large for the format",
-				    where, b, (uint64_t)r->st.hist[b]);
-		pair = json_array();
-		if (json_array_append_new(hist, pair) ||
-		    json_array_append_new(pair, json_integer(b)) ||
-		    json_array_append_new(pair, json_integer((json_int_t)r->st.hist[b])))
-			return nomem(c);
-	}
-	return 0;
+	if (!o)
+		return fail(c, strstr(msg, "too large") ? -EINVAL : -ENOMEM, "rows[%zu].%s", i, msg);
+	return json_array_append_new(rows, o) ? nomem(c) : 0;
 }
 
 static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
@@ -193,17 +132,20 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 		return nomem(c);
 	if ((rc = set(root, "format", json_string(EM_SNAPSHOT_FORMAT), c)) ||
 	    (rc = set(root, "version", json_integer(EM_FORMAT_VERSION), c)) ||
-	    (rc = set(root, "exitmon_version", jstr(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
-	    (rc = set(root, "hostname", jstr(m->hostname, sizeof(m->hostname)), c)) ||
-	    (rc = set(root, "kernel", jstr(m->kernel, sizeof(m->kernel)), c)) ||
-	    (rc = set(root, "cpu_vendor", jstr(m->cpu_vendor, sizeof(m->cpu_vendor)), c)) ||
-	    (rc = set(root, "cpu_model", jstr(m->cpu_model, sizeof(m->cpu_model)), c)) ||
-	    (rc = set(root, "isa", jisa(m->isa), c)) ||
+	    (rc = set(root, "exitmon_version", em_json_str(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
+	    (rc = set(root, "hostname", em_json_str(m->hostname, sizeof(m->hostname)), c)) ||
+	    (rc = set(root, "kernel", em_json_str(m->kernel, sizeof(m->kernel)), c)) ||
+	    (rc = set(root, "cpu_vendor", em_json_str(m->cpu_vendor, sizeof(m->cpu_vendor)), c)) ||
+	    (rc = set(root, "cpu_model", em_json_str(m->cpu_model, sizeof(m->cpu_model)), c)) ||
+	    (rc = set(root, "isa", em_json_isa(m->isa), c)) ||
 	    (rc = set(root, "kvm_params", json_object(), c)) ||
 	    (rc = add_rfc3339(root, m->start_ns, c)) ||
 	    (rc = set(root, "start_ns", json_integer(m->start_ns), c)) ||
 	    (rc = set_u64(root, "duration_ns", m->duration_ns, "", c)) ||
 	    (rc = set(root, "filters", json_object(), c)) ||
+	    (rc = set(root, "attach", m->attach[0] ? em_json_str(m->attach, sizeof(m->attach)) : json_null(), c)) ||
+	    (rc = set(root, "view", json_string(m->interval ? "interval" : "cumulative"), c)) ||
+	    (rc = set(root, "hist_layout", layout_json(&em_hist_native), c)) ||
 	    (rc = set(root, "counters", json_object(), c)) ||
 	    (rc = set(root, "rows", json_array(), c)))
 		goto out;
@@ -214,7 +156,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 
 	for (i = 0; i < m->nparams; i++) {
 		const struct em_param *p = &m->params[i];
-		json_t *name = jstr(p->name, sizeof(p->name));
+		json_t *name = em_json_str(p->name, sizeof(p->name));
 
 		if (!name) {
 			rc = nomem(c);
@@ -225,7 +167,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 			json_decref(name);
 			goto out;
 		}
-		rc = set(params, json_string_value(name), jstr(p->value, sizeof(p->value)), c);
+		rc = set(params, json_string_value(name), em_json_str(p->value, sizeof(p->value)), c);
 		json_decref(name);
 		if (rc)
 			goto out;
@@ -472,10 +414,18 @@ static int parse_filters(const json_t *root, struct em_filters *f, struct ctx *c
 	return 0;
 }
 
-static int parse_hist(const json_t *row, const char *where, struct em_stats *st, struct ctx *c)
+/*
+ * The [bucket, count] pairs of a row, in the file's layout l, added into
+ * the native buckets. A bucket of l that lies inside one native bucket
+ * moves exactly (l as fine as the native layout or finer, the open top
+ * bucket at or above 2^36); one that spans several cannot be split, and
+ * the file is refused saying so.
+ */
+static int parse_hist(const json_t *row, const char *where, const struct em_hist_layout *l,
+		      struct em_stats *st, struct ctx *c)
 {
 	uint64_t sum = 0;
-	int64_t prev = -1;
+	int64_t prev = -1, nb = em_layout_buckets(l);
 	json_t *hist = NULL, *pair;
 	size_t i;
 	int rc = get(row, where, "hist", JSON_ARRAY, "an array of [bucket, count] pairs", &hist, c);
@@ -485,6 +435,7 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 	json_array_foreach(hist, i, pair) {
 		char key[32];
 		int64_t b, n;
+		uint32_t to;
 
 		snprintf(key, sizeof(key), "hist[%zu]", i);
 		if (!json_is_array(pair) || json_array_size(pair) != 2)
@@ -494,9 +445,9 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 			return fail(c, -EINVAL, "%s.%s: bucket index is %s, expected an integer", where, key,
 				    jtype(json_array_get(pair, 0)));
 		b = json_integer_value(json_array_get(pair, 0));
-		if (b < 0 || b >= EM_HIST_BUCKETS)
-			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " out of range (0..%d)", where, key, b,
-				    EM_HIST_BUCKETS - 1);
+		if (b < 0 || b >= nb)
+			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " out of range (0..%" PRId64 ")", where, key,
+				    b, nb - 1);
 		if (b <= prev)
 			return fail(c, -EINVAL, "%s.%s: bucket %" PRId64 " %s", where, key, b,
 				    b == prev ? "appears twice" : "out of order (buckets must increase)");
@@ -505,7 +456,20 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 			return rc;
 		if (__builtin_add_overflow(sum, (uint64_t)n, &sum))
 			return fail(c, -EINVAL, "%s.hist: bucket counts overflow", where);
-		st->hist[b] = (uint64_t)n;
+		to = em_hist_bucket(em_layout_lower(l, (uint32_t)b));
+		if (to != em_hist_bucket(em_layout_upper(l, (uint32_t)b))) {
+			char hi[24] = "inf";
+
+			if (em_layout_upper(l, (uint32_t)b) != UINT64_MAX)
+				snprintf(hi, sizeof(hi), "%" PRIu64, em_layout_upper(l, (uint32_t)b));
+			return fail(c, -EINVAL,
+				    "%s.%s: bucket %" PRId64 " [%" PRIu64 ", %s] of the file's histogram layout "
+				    "(sub_bucket_bits %" PRIu32 ", max_log2 %" PRIu32 ") spans several buckets of this "
+				    "exitmon's (%d, %d) and cannot be split: re-bucketing needs a layout as fine or finer",
+				    where, key, b, em_layout_lower(l, (uint32_t)b), hi, l->sub_bits, l->max_log2,
+				    EM_HIST_SUB_BITS, EM_HIST_MAX_LOG2);
+		}
+		st->hist[to] += (uint64_t)n;
 	}
 	if (sum != st->lat_count)
 		return fail(c, -EINVAL, "%s.hist: buckets sum to %" PRIu64 " but lat_count is %" PRIu64, where, sum,
@@ -513,7 +477,78 @@ static int parse_hist(const json_t *row, const char *where, struct em_stats *st,
 	return 0;
 }
 
-static int parse_row(const json_t *o, size_t i, struct em_row *r, struct ctx *c)
+/* v2's hist_layout: the parameters, checked against the bucket count given. */
+static int parse_layout(const json_t *root, struct em_hist_layout *l, struct ctx *c)
+{
+	json_t *o = NULL, *v = NULL;
+	int64_t sub, max, n;
+	int rc;
+
+	if ((rc = get(root, "", "hist_layout", JSON_OBJECT, "an object", &o, c)) ||
+	    (rc = get(o, "hist_layout", "scheme", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (strcmp(json_string_value(v), EM_SNAPSHOT_HIST_SCHEME))
+		return fail(c, -EINVAL, "hist_layout.scheme: unknown histogram scheme \"%.32s\" (this exitmon reads \"%s\")",
+			    json_string_value(v), EM_SNAPSHOT_HIST_SCHEME);
+	if ((rc = get(o, "hist_layout", "unit", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (strcmp(json_string_value(v), "ns"))
+		return fail(c, -EINVAL, "hist_layout.unit: \"%.32s\" (expected \"ns\")", json_string_value(v));
+	if ((rc = get_int(o, "hist_layout", "sub_bucket_bits", 0, EM_HIST_LAYOUT_MAX_SUB_BITS, &sub, c)) ||
+	    (rc = get_int(o, "hist_layout", "max_log2", 1, EM_HIST_LAYOUT_MAX_LOG2, &max, c)) ||
+	    (rc = get_int(o, "hist_layout", "buckets", 1, INT64_MAX, &n, c)))
+		return rc;
+	l->sub_bits = (uint32_t)sub;
+	l->max_log2 = (uint32_t)max;
+	if (!em_layout_valid(l))
+		return fail(c, -EINVAL, "hist_layout: max_log2 %" PRId64 " must exceed sub_bucket_bits %" PRId64, max, sub);
+	if (n != em_layout_buckets(l))
+		return fail(c, -EINVAL, "hist_layout.buckets: %" PRId64 ", but sub_bucket_bits %" PRId64
+			    " and max_log2 %" PRId64 " make %" PRIu32, n, sub, max, em_layout_buckets(l));
+	return 0;
+}
+
+/* v2's description of the run: attach mode and view. */
+static int parse_measured(const json_t *root, struct em_meta *m, struct ctx *c)
+{
+	json_t *v = json_object_get(root, "attach");
+	int rc;
+
+	if (!v)
+		return fail(c, -EINVAL, "missing field \"attach\"");
+	if (!json_is_null(v)) {
+		if (!json_is_string(v))
+			return fail(c, -EINVAL, "attach: expected a string or null, got %s", jtype(v));
+		if ((rc = copy_str(v, "", "attach", m->attach, sizeof(m->attach), c)))
+			return rc;
+	}
+	if ((rc = get(root, "", "view", JSON_STRING, "a string", &v, c)))
+		return rc;
+	if (!strcmp(json_string_value(v), "interval"))
+		m->interval = true;
+	else if (strcmp(json_string_value(v), "cumulative"))
+		return fail(c, -EINVAL, "view: \"%.32s\" (expected \"cumulative\" or \"interval\")",
+			    json_string_value(v));
+	return 0;
+}
+
+/* An optional boolean: sets bit when true. */
+static int get_approx(const json_t *o, const char *where, const char *key, uint32_t bit, uint32_t *approx,
+		      struct ctx *c)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(c, -EINVAL, "%s.%s: expected a boolean, got %s", where, key, jtype(v));
+	if (json_is_true(v))
+		*approx |= bit;
+	return 0;
+}
+
+static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_row *r,
+		     struct ctx *c)
 {
 	struct em_stats *st = &r->st;
 	char where[32];
@@ -545,66 +580,64 @@ static int parse_row(const json_t *o, size_t i, struct em_row *r, struct ctx *c)
 	if (st->lat_count && st->lat_min > st->lat_max)
 		return fail(c, -EINVAL, "%s: lat_min_ns %" PRIu64 " exceeds lat_max_ns %" PRIu64, where, v[3],
 			    v[4]);
-	return parse_hist(o, where, st, c);
+	if ((rc = get_approx(o, where, "lat_min_approx", EM_APPROX_MIN, &r->approx, c)) ||
+	    (rc = get_approx(o, where, "lat_max_approx", EM_APPROX_MAX, &r->approx, c)))
+		return rc;
+	return parse_hist(o, where, l, st, c);
 }
 
-struct rowkey {
-	uint32_t isa, reason, tgid, vcpu;
-	size_t idx;
-};
-
-static int cmp_rowkey(const void *pa, const void *pb)
+/* Builds the row index, which also finds two rows with the same identity. */
+static int check_duplicates(struct em_snapshot *s, struct ctx *c)
 {
-	const struct rowkey *a = pa, *b = pb;
+	size_t dup = 0, n = s->nrows;
+	const struct em_row *r, *first;
+	int rc = em_snapshot_reindex(s, &dup);
 
-	if (a->isa != b->isa)
-		return a->isa < b->isa ? -1 : 1;
-	if (a->reason != b->reason)
-		return a->reason < b->reason ? -1 : 1;
-	if (a->tgid != b->tgid)
-		return a->tgid < b->tgid ? -1 : 1;
-	if (a->vcpu != b->vcpu)
-		return a->vcpu < b->vcpu ? -1 : 1;
-	return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
-static int check_duplicates(const struct em_snapshot *s, struct ctx *c)
-{
-	struct rowkey *k;
-	size_t i;
-	int rc = 0;
-
-	if (s->nrows < 2)
-		return 0;
-	k = malloc(s->nrows * sizeof(*k));
-	if (!k)
+	if (rc == -ENOMEM)
 		return nomem(c);
+	if (!rc)
+		return 0;
+	r = &s->rows[dup];
+	s->nrows = dup; /* the rows before it are distinct: find the first one */
+	first = em_snapshot_find(s, r->isa, r->reason, r->tgid, r->vcpu);
+	s->nrows = n;
+	return fail(c, -EINVAL,
+		    "rows[%zu]: duplicate of rows[%zu] (isa %s, reason %" PRIu32 ", tgid %" PRIu32 ", vcpu %" PRId64 ")",
+		    dup, (size_t)(first - s->rows), em_isa_name(r->isa) ?: "other", r->reason, r->tgid,
+		    r->vcpu == EM_ANY_VCPU ? -1 : (int64_t)r->vcpu);
+}
+
+/*
+ * The TOTAL line and the percentages sum the rows, and JSON output holds
+ * integers up to 2^63-1: sums above that would print wrapped or not at
+ * all, so such a file is refused.
+ */
+static int check_totals(const struct em_snapshot *s, struct ctx *c)
+{
+	int64_t count = 0, lat_count = 0, lat_sum = 0, breakdown = 0;
+	size_t i;
+
 	for (i = 0; i < s->nrows; i++) {
-		const struct em_row *r = &s->rows[i];
+		const struct em_stats *st = &s->rows[i].st;
+		int ovf;
 
-		k[i] = (struct rowkey){ r->isa, r->reason, r->tgid, r->vcpu, i };
+		if (em_row_is_total(&s->rows[i]))
+			ovf = (int)__builtin_add_overflow(count, st->count, &count) +
+			      (int)__builtin_add_overflow(lat_count, st->lat_count, &lat_count) +
+			      (int)__builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
+		else
+			ovf = __builtin_add_overflow(breakdown, st->count, &breakdown);
+		if (ovf)
+			return fail(c, -EINVAL, "rows[%zu]: the rows' counts or latency sums exceed 2^63-1", i);
 	}
-	qsort(k, s->nrows, sizeof(*k), cmp_rowkey);
-	for (i = 1; i < s->nrows; i++) {
-		const struct rowkey *a = &k[i - 1], *b = &k[i];
-
-		if (a->isa == b->isa && a->reason == b->reason && a->tgid == b->tgid && a->vcpu == b->vcpu) {
-			rc = fail(c, -EINVAL,
-				  "rows[%zu]: duplicate of rows[%zu] (isa %s, reason %" PRIu32 ", tgid %" PRIu32
-				  ", vcpu %" PRId64 ")",
-				  b->idx, a->idx, em_isa_name(a->isa) ?: "other", a->reason, a->tgid,
-				  a->vcpu == EM_ANY_VCPU ? -1 : (int64_t)a->vcpu);
-			break;
-		}
-	}
-	free(k);
-	return rc;
+	return 0;
 }
 
 static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 {
 	struct em_meta *m = &s->meta;
 	json_t *v, *counters = NULL, *rows = NULL;
+	json_int_t version;
 	size_t i;
 	int rc;
 
@@ -624,10 +657,14 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		return fail(c, -EINVAL, "missing field \"version\"");
 	if (!json_is_integer(v))
 		return fail(c, -EINVAL, "version: expected an integer, got %s", jtype(v));
-	if (json_integer_value(v) != EM_FORMAT_VERSION)
-		return fail(c, -EINVAL, "unsupported snapshot format version %" PRId64 " (this exitmon reads version %d%s)",
-			    (int64_t)json_integer_value(v), EM_FORMAT_VERSION,
-			    json_integer_value(v) > EM_FORMAT_VERSION ? "; it was written by a newer exitmon" : "");
+	version = json_integer_value(v);
+	if (version != 1 && version != EM_FORMAT_VERSION)
+		return fail(c, -EINVAL, "unsupported snapshot format version %" PRId64 " (this exitmon reads versions 1 to %d%s)",
+			    (int64_t)version, EM_FORMAT_VERSION,
+			    version > EM_FORMAT_VERSION ? "; it was written by a newer exitmon" : "");
+	/* version 1 files: native layout, cumulative, attach mode unknown (em_snapshot_init) */
+	if (version >= 2 && ((rc = parse_layout(root, &m->hist_layout, c)) || (rc = parse_measured(root, m, c))))
+		return rc;
 
 	if ((rc = get_str(root, "", "exitmon_version", m->exitmon_version, sizeof(m->exitmon_version), c)) ||
 	    (rc = get_str(root, "", "hostname", m->hostname, sizeof(m->hostname), c)) ||
@@ -649,6 +686,9 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 
 	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
 		return rc;
+	if (json_array_size(rows) > EM_SNAPSHOT_MAX_ROWS)
+		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", json_array_size(rows),
+			    EM_SNAPSHOT_MAX_ROWS);
 	if (json_array_size(rows)) {
 		s->rows = calloc(json_array_size(rows), sizeof(*s->rows));
 		if (!s->rows)
@@ -656,11 +696,60 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		s->cap = json_array_size(rows);
 	}
 	json_array_foreach(rows, i, v) {
-		if ((rc = parse_row(v, i, &s->rows[i], c)))
+		if ((rc = parse_row(v, i, &m->hist_layout, &s->rows[i], c)))
 			return rc;
 		s->nrows++;
 	}
+	if ((rc = check_totals(s, c)))
+		return rc;
 	return check_duplicates(s, c);
+}
+
+/*
+ * jansson's memory while parsing is bounded to EM_PARSE_MEM_FACTOR times
+ * the input (plus 1 MiB): "[1,1,1,...]"-like input would otherwise take
+ * ~25 times its size. Plain malloc/free underneath (so free() of
+ * json_dumps' text stays right); malloc_usable_size counts the frees.
+ * The budget is per thread and only set in parse().
+ */
+static _Thread_local size_t parse_budget, parse_used;
+static _Thread_local bool parse_over;
+
+static void *json_alloc(size_t n)
+{
+	void *p;
+
+	if (parse_budget && n > parse_budget - parse_used) {
+		parse_over = true;
+		return NULL;
+	}
+	p = malloc(n);
+	if (p && parse_budget) {
+		size_t got = malloc_usable_size(p);
+
+		if (got > parse_budget - parse_used) {
+			free(p);
+			parse_over = true;
+			return NULL;
+		}
+		parse_used += got;
+	}
+	return p;
+}
+
+static void json_release(void *p)
+{
+	if (p && parse_budget) {
+		size_t got = malloc_usable_size(p);
+
+		parse_used -= got < parse_used ? got : parse_used;
+	}
+	free(p);
+}
+
+__attribute__((constructor)) static void json_alloc_init(void)
+{
+	json_set_alloc_funcs(json_alloc, json_release);
 }
 
 static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
@@ -674,7 +763,14 @@ static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx 
 		return fail(c, -EINVAL, "empty file, not a snapshot");
 	if (len > EM_SNAPSHOT_MAX_BYTES)
 		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
+	parse_budget = len * EM_PARSE_MEM_FACTOR + (1u << 20);
+	parse_used = 0;
+	parse_over = false;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	parse_budget = 0;
+	if (!root && parse_over)
+		return fail(c, -EINVAL, "not a snapshot: parsing it would take more than %d times its size in memory",
+			    EM_PARSE_MEM_FACTOR);
 	if (!root) {
 		/* jansson's words when the input stops in the middle of a value */
 		bool at_end = strstr(je.text, "near end of file") || strstr(je.text, "premature end of input");
@@ -701,180 +797,59 @@ int em_snapshot_parse(const char *buf, size_t len, struct em_snapshot *s, char *
 int em_snapshot_load(const char *path, struct em_snapshot *s, char *err, size_t errlen)
 {
 	struct ctx c = { err, errlen };
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
-	struct stat st;
-	int fd, rc;
+	const char *p;
+	char *buf;
+	size_t len;
+	int rc;
 
 	em_snapshot_init(s);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(&c, -errno, "cannot open: %s", strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return fail(&c, -EISDIR, "is a directory, not a snapshot file");
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 64 * 1024;
-			char *nb;
-
-			if (cap > EM_SNAPSHOT_MAX_BYTES) {
-				rc = fail(&c, -EFBIG, "too large for a snapshot (more than %u bytes)",
-					  EM_SNAPSHOT_MAX_BYTES);
-				goto out;
-			}
-			nb = realloc(buf, ncap);
-			if (!nb) {
-				rc = nomem(&c);
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = fail(&c, -errno, "read error: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	rc = parse(buf, len, s, &c);
-out:
+	if ((rc = em_safefile_read(path, EM_SNAPSHOT_MAX_BYTES, &buf, &len, err, errlen)))
+		return rc;
+	/* Anything but an object is refused before it is parsed (a huge array). */
+	for (p = buf; p < buf + len && strchr(" \t\r\n", *p); p++)
+		;
+	if (p < buf + len && *p != '{')
+		rc = fail(&c, -EINVAL, "not an exitmon snapshot: the document does not start with '{'");
+	else
+		rc = parse(buf, len, s, &c);
 	free(buf);
-	close(fd);
 	return rc;
 }
 
 /* ------------------------------------------------------------------ */
-/* Atomic save                                                         */
+/* Save (the file safety is in safefile.c)                             */
 
-static int fsync_dir(const char *dir, struct ctx *c)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return fail(c, -errno, "saved, but cannot open directory %s to sync it: %s", dir, strerror(errno));
-	/* Some file systems do not sync directories (EINVAL); nothing to do then. */
-	if (fsync(fd) && errno != EINVAL)
-		rc = fail(c, -errno, "saved, but syncing directory %s failed: %s", dir, strerror(errno));
-	close(fd);
-	return rc;
-}
-
-/* Moves tmp to path; without force never replaces an existing path. */
-static int publish(const char *tmp, const char *path, bool force, struct ctx *c)
-{
-	if (force) {
-		if (rename(tmp, path))
-			return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
-		return 0;
-	}
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-		goto err;
-	/* No RENAME_NOREPLACE here: link() also fails if path exists. */
-	if (link(tmp, path) == 0) {
-		unlink(tmp);
-		return 0;
-	}
-	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
-		goto err;
-	/* Neither (e.g. vfat): best effort, a racing writer could slip in. */
-	if (access(path, F_OK) == 0) {
-		errno = EEXIST;
-		goto err;
-	}
-	if (rename(tmp, path) == 0)
-		return 0;
-err:
-	if (errno == EEXIST)
-		return fail(c, -EEXIST, "already exists (use --force to overwrite)");
-	return fail(c, -errno, "cannot rename the temporary file into place: %s", strerror(errno));
-}
-
-static int write_all(int fd, const char *text, const char *tmp, struct ctx *c)
-{
-	FILE *f = fdopen(fd, "w");
-	int rc = 0;
-
-	if (!f) {
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	if (fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f))
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	else if (fsync(fileno(f)))
-		rc = fail(c, -errno, "cannot sync %s: %s", tmp, strerror(errno));
-	if (fclose(f) && !rc)
-		rc = fail(c, -errno, "cannot write %s: %s", tmp, strerror(errno));
-	return rc;
-}
-
-int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, char *err, size_t errlen)
+int em_snapshot_save_file(struct em_safefile *f, const struct em_snapshot *s, char *err, size_t errlen)
 {
 	struct ctx c = { err, errlen };
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	int dirlen = slash ? (int)(slash - path) + 1 : 0;
-	char *text = NULL, *tmp = NULL, *dir = NULL;
-	bool tmp_exists = false;
+	char *text;
 	json_t *root;
-	int fd, rc;
+	size_t len;
+	int rc;
 
-	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
-		return fail(&c, -EINVAL, "not a file name");
-	if (!force && access(path, F_OK) == 0) /* early and friendly; publish() is the real check */
-		return fail(&c, -EEXIST, "already exists (use --force to overwrite)");
 	if ((rc = to_json(s, &root, &c)))
 		return rc;
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	if (!text)
 		return nomem(&c);
-	if (asprintf(&tmp, "%.*s.%s.tmp-XXXXXX", dirlen, path, base) < 0 ||
-	    asprintf(&dir, "%.*s", dirlen ? dirlen : 1, dirlen ? path : ".") < 0) {
-		tmp = dir = NULL;
-		rc = nomem(&c);
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		rc = fail(&c, -errno, "cannot create a temporary file in %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	tmp_exists = true;
-	if (fchmod(fd, 0644)) {
-		rc = fail(&c, -errno, "cannot chmod %s: %s", tmp, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if ((rc = write_all(fd, text, tmp, &c)))
-		goto out;
-	if (em_snapshot_save_hook && (rc = em_snapshot_save_hook(tmp, path))) {
-		rc = rc < 0 ? rc : -EIO;
-		fail(&c, rc, "cannot rename the temporary file into place: %s (simulated)", strerror(-rc));
-		goto out;
-	}
-	if ((rc = publish(tmp, path, force, &c)))
-		goto out;
-	tmp_exists = false;
-	rc = fsync_dir(dir, &c);
-out:
-	if (tmp_exists)
-		unlink(tmp);
+	len = strlen(text);
+	text[len] = '\n'; /* json_dumps leaves room: its NUL */
+	rc = em_safefile_write(f, text, len + 1, err, errlen);
 	free(text);
-	free(tmp);
-	free(dir);
+	return rc;
+}
+
+int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, char *err, size_t errlen)
+{
+	struct em_safefile f;
+	int rc;
+
+	if ((rc = em_safefile_open(&f, path, force, err, errlen)))
+		return rc;
+	f.before_publish = em_snapshot_save_hook;
+	rc = em_snapshot_save_file(&f, s, err, errlen);
+	em_safefile_close(&f);
 	return rc;
 }
 
@@ -890,6 +865,9 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 	if (!SEQ(exitmon_version) || !SEQ(hostname) || !SEQ(kernel) || !SEQ(cpu_vendor) || !SEQ(cpu_model))
 		return false;
 #undef SEQ
+	/* not hist_layout: what a file was recorded with; rows are native buckets after loading */
+	if (strncmp(x->attach, y->attach, sizeof(x->attach)) || x->interval != y->interval)
+		return false;
 	if (x->isa != y->isa || x->nparams != y->nparams || x->start_ns != y->start_ns ||
 	    x->duration_ns != y->duration_ns || x->nparams > EM_MAX_PARAMS)
 		return false;
@@ -908,6 +886,7 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		const struct em_row *p = &a->rows[r], *q = &b->rows[r];
 
 		if (p->isa != q->isa || p->reason != q->reason || p->tgid != q->tgid || p->vcpu != q->vcpu ||
+		    (p->st.lat_count ? p->approx : 0) != (q->st.lat_count ? q->approx : 0) ||
 		    p->st.count != q->st.count || p->st.lat_count != q->st.lat_count ||
 		    p->st.lat_sum != q->st.lat_sum || p->st.lat_min != q->st.lat_min ||
 		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))

@@ -16,22 +16,44 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <jansson.h>
 #include "model.h"
 
+/* jansson stays out of every includer: users of em_snapshot_to_json()
+ * include <jansson.h> themselves (C11 allows the repeated typedef). */
+typedef struct json_t json_t;
+
 #define EM_SNAPSHOT_FORMAT "exitmon-snapshot"
-/* Files larger than this are refused on load (a real one is < 10 MiB). */
-#define EM_SNAPSHOT_MAX_BYTES (256u << 20)
+/* hist_layout.scheme of version 2 files: the family of struct em_hist_layout */
+#define EM_SNAPSHOT_HIST_SCHEME "hdr-log2"
+/*
+ * Files larger than this are refused on load, before they are read (a
+ * real one is < 10 MiB; docs/files.md).
+ */
+#define EM_SNAPSHOT_MAX_BYTES (64u << 20)
+/* Parsing may take at most this many times the file's size (plus 1 MiB) in memory. */
+#define EM_PARSE_MEM_FACTOR 24
+/*
+ * At most this many rows. A live run holds the dense slots plus at most
+ * --max-keys breakdown keys and their per-VM sums; 2^20 leaves room for
+ * that and is about what EM_SNAPSHOT_MAX_BYTES of compact rows can hold.
+ */
+#define EM_SNAPSHOT_MAX_ROWS (1u << 20)
 
 /*
- * Writes s to path atomically: a temporary file in the same directory,
- * fsync, rename over path, fsync of the directory. Without force an
- * existing path is never replaced (RENAME_NOREPLACE, or link() where the
- * file system lacks it), not even by a racing writer: -EEXIST. On any
- * failure an existing file is left as it was and the temporary removed.
+ * Writes s to path atomically through safefile.c (docs/files.md): the
+ * target is checked and a temporary created in its directory first, then
+ * the temporary is written, synced and linked into place. Without force
+ * an existing path is never replaced, not even by a racing writer:
+ * -EEXIST. With force only a regular file or a symlink (the link itself)
+ * is replaced. On any failure an existing file is left as it was and no
+ * temporary is left behind.
  */
 int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force,
 		     char *err, size_t errlen);
+
+/* Same into a target opened (and so checked) earlier with em_safefile_open(). */
+struct em_safefile;
+int em_snapshot_save_file(struct em_safefile *f, const struct em_snapshot *s, char *err, size_t errlen);
 
 /*
  * Reads and validates a snapshot. *s is overwritten (free a previous

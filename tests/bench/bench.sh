@@ -88,6 +88,8 @@ if [ "${BENCH_HOST:-1}" = 1 ]; then
 		say "$(printf '%-34s %10s %10s %10s  %s' 'CPU at -i 1, idle (%)' $(stat3 "${cpu[@]}") '<= 1')"
 	fi
 fi
+# 1c. user-space row model (tests/bench/rowbench.c; docs/performance.md "Row model")
+[ "${BENCH_HOST:-1}" = 1 ] && { say ""; "$BB/rowbench" ./exitmon "$work" 2>&1 | tee -a "$summary"; }
 
 # ---- 2. the nested rig ------------------------------------------------------
 rig_skip() { say ""; say "## 2. nested rig: SKIPPED: $*"; }

@@ -3,13 +3,15 @@
  * Writes the seed corpus of fuzz_snapshot with the real save code:
  *   gen_seeds DIR   (make -f tests/fuzz/fuzz.mk fuzz-seeds)
  * Small, real-shaped runs: a VMX host, an SVM host with per-VM/per-vCPU
- * rows and filters, an empty run, and one with the overflow row and
- * extreme values.
+ * rows and filters, an empty run, one with the overflow row and extreme
+ * values, one interval with approximate bounds; and, rewritten from the
+ * first, a version 1 file and one recorded with a finer histogram layout.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
+#include <jansson.h>
 #include "user/snapshot.h"
 
 static struct em_row *row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_t tgid, uint32_t vcpu,
@@ -40,6 +42,56 @@ static void host(struct em_snapshot *s, uint32_t isa)
 	strcpy(s->meta.params[0].value, isa == EM_ISA_VMX ? "Y" : "1");
 	strcpy(s->meta.params[1].name, "halt_poll_ns");
 	strcpy(s->meta.params[1].value, "200000");
+}
+
+/* The saved document of s, edited by fn, written as name (s is freed). */
+static void save_edited(const char *dir, const char *name, struct em_snapshot *s, void (*fn)(json_t *))
+{
+	char path[4096], err[256];
+	json_t *j = em_snapshot_to_json(s, err, sizeof(err));
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!j) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		exit(1);
+	}
+	fn(j);
+	if (json_dump_file(j, path, JSON_INDENT(2))) {
+		fprintf(stderr, "%s: cannot write\n", path);
+		exit(1);
+	}
+	json_decref(j);
+	em_snapshot_free(s);
+}
+
+/* A version 1 file: no attach, view, hist_layout. */
+static void to_v1(json_t *j)
+{
+	json_object_set_new(j, "version", json_integer(1));
+	json_object_del(j, "attach");
+	json_object_del(j, "view");
+	json_object_del(j, "hist_layout");
+}
+
+/* The same data as recorded with sub_bucket_bits 4: bucket b of the native layout -> 2b (its lower half). */
+static void to_finer(json_t *j)
+{
+	json_t *rows = json_object_get(j, "rows"), *r, *pair;
+	const struct em_hist_layout fine = { 4, EM_HIST_MAX_LOG2 };
+	size_t i, k;
+
+	json_object_set_new(j, "hist_layout", json_pack("{s:s, s:i, s:i, s:i, s:s}", "scheme", "hdr-log2",
+							"sub_bucket_bits", 4, "max_log2", EM_HIST_MAX_LOG2,
+							"buckets", (int)em_layout_buckets(&fine), "unit", "ns"));
+	json_array_foreach(rows, i, r)
+		json_array_foreach(json_object_get(r, "hist"), k, pair) {
+			uint64_t lo = em_hist_lower((uint32_t)json_integer_value(json_array_get(pair, 0)));
+			uint32_t b = 0;
+
+			while (b + 1 < em_layout_buckets(&fine) && em_layout_upper(&fine, b) < lo)
+				b++;
+			json_array_set_new(pair, 0, json_integer(b));
+		}
 }
 
 static void save(const char *dir, const char *name, struct em_snapshot *s)
@@ -77,7 +129,29 @@ int main(int argc, char **argv)
 	r = row(&s, EM_ISA_VMX, 12, EM_ANY_PID, EM_ANY_VCPU, 14467); /* HLT */
 	em_stats_add_latency(&r->st, 900000, 14460);
 	row(&s, EM_ISA_VMX, 1, EM_ANY_PID, EM_ANY_VCPU, 0);
+	strcpy(s.meta.attach, "raw_tp");
+	{
+		struct em_snapshot c1, c2;
+
+		em_snapshot_init(&c1);
+		em_snapshot_init(&c2);
+		em_snapshot_copy(&c1, &s);
+		em_snapshot_copy(&c2, &s);
+		save_edited(argv[1], "v1-vmx-small.json", &c1, to_v1);
+		save_edited(argv[1], "finer-layout.json", &c2, to_finer);
+	}
 	save(argv[1], "vmx-small.json", &s);
+
+	/* one interval: bounds instead of exact extremes */
+	host(&s, EM_ISA_SVM);
+	strcpy(s.meta.attach, "tp");
+	s.meta.interval = true;
+	r = row(&s, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU, 400);
+	em_stats_add_latency(&r->st, 30000, 400);
+	r->st.lat_min = em_hist_lower(em_hist_bucket(30000));
+	r->st.lat_max = em_hist_upper(em_hist_bucket(30000));
+	r->approx = EM_APPROX_MIN | EM_APPROX_MAX;
+	save(argv[1], "svm-interval.json", &s);
 
 	host(&s, EM_ISA_SVM);
 	s.meta.filters.nreasons = 3;

@@ -121,10 +121,11 @@ static void test_arithmetic(void **state)
 	assert_float_equal(d->ratio, 3.0, 1e-12);
 	assert_float_equal(d->rate_a, 10.0, 1e-9); /* 100 in 10 s */
 	assert_float_equal(d->rate_b, 15.0, 1e-9); /* 300 in 20 s */
-	assert_float_equal(d->avg_us_a, (90 * 1000 + 10 * 100000) / 100.0 / 1000.0, 1e-9);
-	assert_float_equal(d->avg_us_b, 3.0, 1e-9);
-	assert_float_equal(d->p99_us_a, em_hist_percentile(&a.rows[0].st, 99) / 1000.0, 1e-9);
-	assert_true(d->p99_us_a > 80.0 && d->p99_us_a < 120.0); /* in the 100 us bucket */
+	assert_true(d->lat_a && d->lat_b);
+	assert_int_equal(d->lat_avg_ns_a, (90 * 1000 + 10 * 100000) / 100);
+	assert_int_equal(d->lat_avg_ns_b, 3000);
+	assert_int_equal(d->lat_p99_ns_a, em_hist_quantile(&a.rows[0].st, 0, EM_PPM_P99));
+	assert_true(d->lat_p99_ns_a > 80000 && d->lat_p99_ns_a < 120000); /* in the 100 us bucket */
 	assert_string_equal(d->name, "IO_INSTRUCTION");
 
 	d = find(rows, n, VMX, 14); /* new */
@@ -135,8 +136,9 @@ static void test_arithmetic(void **state)
 	assert_true(isinf(d->ratio) && d->ratio > 0);
 	assert_float_equal(d->rate_a, 0.0, 0);
 	assert_float_equal(d->rate_b, 209650 / 20.0, 1e-9);
-	assert_true(isnan(d->avg_us_a));
-	assert_true(isnan(d->p99_us_a));
+	assert_false(d->lat_a);
+	assert_int_equal(d->lat_avg_ns_a, 0);
+	assert_int_equal(d->lat_p99_ns_a, 0);
 	assert_int_equal(d->count_b, 209650); /* the breakdown row (5) not added */
 
 	d = find(rows, n, VMX, 12); /* gone */
@@ -145,7 +147,7 @@ static void test_arithmetic(void **state)
 	assert_int_equal(d->delta, -50);
 	assert_int_equal(d->abs_delta, 50);
 	assert_float_equal(d->ratio, 0.0, 0);
-	assert_true(isnan(d->avg_us_b));
+	assert_false(d->lat_b);
 
 	d = find(rows, n, VMX, 1); /* zero in both */
 	assert_int_equal(d->delta, 0);
@@ -454,7 +456,9 @@ static void test_print_json(void **state)
 		fail_msg("not JSON (%s):\n%s", je.text, out);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "a"), "file")), "before.json");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "b"), "duration_ns")), 20000000000LL);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "b"), "total")), 210850);
+	assert_string_equal(json_string_value(json_object_get(j, "format")), "exitmon-diff");
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "b"), "count")), 210850);
 	assert_int_equal(json_array_size(json_object_get(j, "warnings")), 2); /* kernel, duration */
 	t = json_array_get(json_object_get(j, "kvm_params"), 0);
 	assert_string_equal(json_string_value(json_object_get(t, "name")), "npt");
@@ -470,13 +474,13 @@ static void test_print_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "name")), "INVLPG");
 	assert_true(json_is_false(json_object_get(r, "in_a")));
 	assert_true(json_is_true(json_object_get(r, "in_b")));
-	assert_int_equal(json_integer_value(json_object_get(r, "count_b")), 209650);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "b"), "count")), 209650);
 	assert_int_equal(json_integer_value(json_object_get(r, "delta")), 209650);
 	assert_true(json_is_null(json_object_get(r, "ratio")));
 	assert_string_equal(json_string_value(json_object_get(r, "change")), "new");
-	assert_float_equal(json_real_value(json_object_get(r, "rate_b")), 10482.5, 1e-9);
-	assert_true(json_is_null(json_object_get(r, "avg_us_a")));
-	assert_float_equal(json_real_value(json_object_get(r, "avg_us_b")), 2.0, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(json_object_get(r, "b"), "rate_per_s")), 10482.5, 1e-9);
+	assert_true(json_is_null(json_object_get(json_object_get(r, "a"), "lat_avg_ns")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "b"), "lat_avg_ns")), 2000);
 
 	r = json_array_get(json_object_get(j, "rows"), 1);
 	assert_int_equal(json_integer_value(json_object_get(r, "reason")), 30);
@@ -488,7 +492,7 @@ static void test_print_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "change")), "same");
 
 	t = json_object_get(j, "total");
-	assert_int_equal(json_integer_value(json_object_get(t, "count_a")), 1150);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "a"), "count")), 1150);
 	assert_int_equal(json_integer_value(json_object_get(t, "delta")), 209700);
 	json_decref(j);
 	free(out);

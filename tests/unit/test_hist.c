@@ -71,30 +71,107 @@ static void test_percentiles(void **state)
 
 	(void)state;
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(em_hist_percentile(&st, 50), 0);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_P50), 0);
 
 	/* exact below 8 ns */
 	em_stats_add_latency(&st, 3, 1);
-	assert_int_equal(em_hist_percentile(&st, 50), 3);
-	assert_int_equal(em_hist_percentile(&st, 99), 3);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_P50), 3);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_P99), 3);
 
 	/* 90 values of 1000 ns and 10 of 100000 ns */
 	memset(&st, 0, sizeof(st));
 	em_stats_add_latency(&st, 1000, 90);
 	em_stats_add_latency(&st, 100000, 10);
-	v = em_hist_percentile(&st, 50);
+	v = em_hist_quantile(&st, 0, EM_PPM_P50);
 	assert_true(v >= 1000 * 0.94 && v <= 1000 * 1.07);
-	v = em_hist_percentile(&st, 90);
+	v = em_hist_quantile(&st, 0, 900000);
 	assert_true(v >= 1000 * 0.94 && v <= 1000 * 1.07);
-	v = em_hist_percentile(&st, 91);
+	v = em_hist_quantile(&st, 0, 910000);
 	assert_true(v >= 100000 * 0.94 && v <= 100000 * 1.07);
 	/* the top rank is clamped to the exact max */
-	assert_int_equal(em_hist_percentile(&st, 100), 100000);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_MAX), 100000);
 
 	/* a single huge value in the open-ended bucket reads back as the max */
 	memset(&st, 0, sizeof(st));
 	em_stats_add_latency(&st, UINT64_MAX, 1);
-	assert_int_equal(em_hist_percentile(&st, 99), UINT64_MAX);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_P99), UINT64_MAX);
+}
+
+/*
+ * Nearest rank in integers: p99.9 of 1000 samples is rank 999 (floating
+ * point made it 999.0000000000001 -> 1000, the max).
+ */
+static void test_rank_integer(void **state)
+{
+	struct em_stats st;
+	uint64_t v;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	em_stats_add_latency(&st, 1000, 999);
+	em_stats_add_latency(&st, 2000000, 1);
+	v = em_hist_quantile(&st, 0, 999000);
+	assert_true(v >= 1000 * 0.94 && v <= 1000 * 1.07);
+	assert_int_equal(em_hist_quantile(&st, 0, 999001), 2000000); /* rank 1000 */
+	assert_int_equal(em_hist_quantile(&st, 0, 1), 1000);          /* rank 1: the exact min */
+	assert_int_equal(em_hist_quantile(&st, 0, 0), 0);
+	assert_int_equal(em_hist_quantile(&st, 0, 2000000), 2000000); /* above 100 %: the max */
+	/* 2^40 samples: the product ppm * total needs more than 64 bits */
+	memset(&st, 0, sizeof(st));
+	em_stats_add_latency(&st, 100, 1ULL << 40);
+	em_stats_add_latency(&st, 5000, 1ULL << 40);
+	v = em_hist_quantile(&st, 0, EM_PPM_P50);
+	assert_true(v >= 94 && v <= 107);
+	v = em_hist_quantile(&st, 0, 500001);
+	assert_true(v >= 5000 * 0.94 && v <= 5000 * 1.07);
+}
+
+/* With approximate extremes the top and bottom ranks are bucket midpoints. */
+static void test_approx_extremes(void **state)
+{
+	struct em_stats st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	em_stats_add_latency(&st, 3000, 4);
+	st.lat_min = em_hist_lower(em_hist_bucket(3000)); /* bounds, as em_stats_sub gives */
+	st.lat_max = em_hist_upper(em_hist_bucket(3000));
+	assert_int_equal(em_hist_quantile(&st, EM_APPROX_MIN | EM_APPROX_MAX, EM_PPM_MAX),
+			 st.lat_min + (st.lat_max - st.lat_min) / 2);
+	assert_int_equal(em_hist_quantile(&st, EM_APPROX_MIN | EM_APPROX_MAX, 1),
+			 st.lat_min + (st.lat_max - st.lat_min) / 2);
+	assert_int_equal(em_hist_quantile(&st, 0, EM_PPM_MAX), st.lat_max);
+	assert_int_equal(em_hist_quantile(&st, 0, 1), st.lat_min);
+}
+
+/* The generic layout functions: the native layout and others. */
+static void test_layouts(void **state)
+{
+	const struct em_hist_layout l0 = { 0, 10 }, l5 = { 5, 40 }, bad1 = { 17, 40 }, bad2 = { 3, 64 },
+				    bad3 = { 5, 5 };
+	uint32_t b;
+
+	(void)state;
+	assert_true(em_layout_valid(&em_hist_native));
+	assert_int_equal(em_layout_buckets(&em_hist_native), EM_HIST_BUCKETS);
+	assert_false(em_layout_valid(&bad1));
+	assert_false(em_layout_valid(&bad2));
+	assert_false(em_layout_valid(&bad3));
+	/* sub_bits 0: plain powers of two */
+	assert_int_equal(em_layout_buckets(&l0), 12);
+	assert_int_equal(em_layout_lower(&l0, 0), 0);
+	assert_int_equal(em_layout_lower(&l0, 1), 1);
+	assert_int_equal(em_layout_lower(&l0, 2), 2);
+	assert_int_equal(em_layout_lower(&l0, 3), 4);
+	assert_int_equal(em_layout_upper(&l0, 10), 1023);
+	assert_int_equal(em_layout_lower(&l0, 11), 1024);
+	assert_int_equal(em_layout_upper(&l0, 11), UINT64_MAX);
+	/* contiguous, increasing bounds for a finer layout */
+	for (b = 0; b + 1 < em_layout_buckets(&l5); b++) {
+		assert_true(em_layout_lower(&l5, b) <= em_layout_upper(&l5, b));
+		assert_int_equal(em_layout_upper(&l5, b) + 1, em_layout_lower(&l5, b + 1));
+	}
+	assert_int_equal(em_layout_lower(&l5, em_layout_buckets(&l5) - 1), 1ULL << 40);
 }
 
 /* Every value from 8 to 2^20: percentile of a one-value histogram within 1/16. */
@@ -108,11 +185,11 @@ static void test_relative_error(void **state)
 		uint64_t p, err;
 
 		memset(&st, 0, sizeof(st));
-		st.hist[em_hist_bucket(v)] = 2; /* two, so p50 is not the top rank */
+		st.hist[em_hist_bucket(v)] = 2; /* min/max below are mere bounds: the bucket alone */
 		st.lat_count = 2;
 		st.lat_min = 0;
 		st.lat_max = UINT64_MAX; /* no clamping: the bucket alone */
-		p = em_hist_percentile(&st, 50);
+		p = em_hist_quantile(&st, EM_APPROX_MIN | EM_APPROX_MAX, EM_PPM_P50);
 		err = p > v ? p - v : v - p;
 		if (err * worst_den > worst_num * v) {
 			worst_num = err;
@@ -130,6 +207,9 @@ int main(void)
 		cmocka_unit_test(test_bounds_invert_buckets),
 		cmocka_unit_test(test_percentiles),
 		cmocka_unit_test(test_relative_error),
+		cmocka_unit_test(test_rank_integer),
+		cmocka_unit_test(test_approx_extremes),
+		cmocka_unit_test(test_layouts),
 	};
 	return cmocka_run_group_tests_name("hist", tests, NULL, NULL);
 }

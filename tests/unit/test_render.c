@@ -117,6 +117,44 @@ static void test_vmx_numbers_and_flags(void **state)
 	em_snapshot_free(&s);
 }
 
+/* An interval whose max is a histogram bound shows it with "~" and says so. */
+static void test_interval_approx_max(void **state)
+{
+	struct em_snapshot prev, cur, view;
+	struct em_view_ctx ctx = { .type = "interval", .period_s = 1.0 };
+	struct em_row *r;
+	char *t;
+
+	(void)state;
+	em_snapshot_init(&prev);
+	em_snapshot_init(&view);
+	prev.meta.isa = EM_ISA_SVM;
+	add(&prev, EM_ISA_SVM, 0x7b, 10, 40000000, 10); /* 40 ms in an earlier interval */
+	add(&prev, EM_ISA_SVM, 0x72, 1, 1000, 1);
+	em_snapshot_init(&cur);
+	em_snapshot_delta(&cur, &prev, NULL);
+	r = em_snapshot_row(&cur, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU);
+	r->st.count += 400;
+	em_stats_add_latency(&r->st, 30000, 400);
+	assert_int_equal(em_snapshot_delta(&view, &cur, &prev), 0);
+	t = render_table(&view, &ctx);
+	/* max of the interval's top bucket [28672, 30719], not 40000 us */
+	assert_non_null(strstr(t, "~30.72\n"));
+	assert_null(strstr(t, "40000.00"));
+	assert_non_null(strstr(t, "~ upper bound from this interval's histogram"));
+	free(t);
+	em_snapshot_free(&view);
+	em_snapshot_init(&view);
+	assert_int_equal(em_snapshot_delta(&view, &cur, NULL), 0); /* cumulative: exact */
+	t = render_table(&view, &ctx);
+	assert_null(strstr(t, "~"));
+	assert_non_null(strstr(t, "40000.00"));
+	free(t);
+	em_snapshot_free(&view);
+	em_snapshot_free(&cur);
+	em_snapshot_free(&prev);
+}
+
 static void test_breakdown_table(void **state)
 {
 	struct em_snapshot s;
@@ -131,9 +169,16 @@ static void test_breakdown_table(void **state)
 	r->st.count = 600;
 	r = em_snapshot_row(&s, EM_ISA_SVM, 0x72, 4242, 0);
 	r->st.count = 300;
+	r = em_snapshot_row(&s, EM_ISA_SVM, 0x72, 4242, EM_ANY_VCPU);
+	r->st.count = 900;
+	r = em_snapshot_row(&s, EM_ISA_SVM, 0x7b, 77, 0);
+	r->st.count = 100;
 	t = render_table(&s, &ctx);
-	assert_non_null(strstr(t, "    4242      0     0x72 CPUID"));
-	assert_non_null(strstr(t, "    4242      1     0x72 CPUID"));
+	/* "% PID": shares within one VM, per-vCPU rows and per-VM rows apart */
+	assert_non_null(strstr(t, "    4242      0     0x72 CPUID                                 300   33.33"));
+	assert_non_null(strstr(t, "    4242      1     0x72 CPUID                                 600   66.67"));
+	assert_non_null(strstr(t, "    4242            0x72 CPUID                                 900  100.00"));
+	assert_non_null(strstr(t, "      77      0     0x7b IOIO                                  100  100.00"));
 	free(t);
 	em_snapshot_free(&s);
 }
@@ -171,7 +216,7 @@ static void test_json(void **state)
 		assert_string_equal(json_string_value(json_object_get(r, "name")), "HLT");
 		assert_true(json_is_true(json_object_get(r, "idle")));
 		assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
-		assert_int_equal(json_integer_value(json_object_get(r, "max_ns")), 5000000000LL);
+		assert_int_equal(json_integer_value(json_object_get(r, "lat_max_ns")), 5000000000LL);
 		assert_int_equal(json_integer_value(json_object_get(r, "vcpu")), -1);
 	}
 	assert_true(seen);
@@ -192,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_vmx_numbers_and_flags),
 		cmocka_unit_test(test_breakdown_table),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_interval_approx_max),
 	};
 	return cmocka_run_group_tests_name("render", tests, NULL, NULL);
 }

@@ -16,9 +16,12 @@
 #include <unistd.h>
 #include <linux/types.h>
 
+#include <jansson.h>
 #include "bpf/exitmon.h"
 #include "user/model.h"
+#include <jansson.h>
 #include "user/snapshot.h"
+#include "user/diff.h"
 
 static char tmpdir[] = "/tmp/exitmon-test-snapshot-XXXXXX";
 
@@ -75,6 +78,8 @@ static void fixture(struct em_snapshot *s)
 	s->meta.filters.vcpu = 3;
 	s->meta.filters.per_vm = true;
 	s->meta.filters.per_vcpu = false;
+	strcpy(s->meta.attach, "raw_tp");
+	s->meta.interval = true;
 	for (i = 0; i < EM_CNT__MAX; i++)
 		s->counters[i] = 1000 * (i + 1) + i;
 
@@ -85,6 +90,7 @@ static void fixture(struct em_snapshot *s)
 	r->st.lat_sum = 90 * 50;
 	r->st.lat_min = 10;
 	r->st.lat_max = 300;
+	r->approx = EM_APPROX_MAX; /* an interval's bound */
 
 	r = em_snapshot_row(s, EM_ISA_VMX, 30, 4242, EM_ANY_VCPU);
 	r->st = s->rows[0].st;
@@ -216,6 +222,10 @@ static void test_round_trip(void **state)
 	assert_int_equal(b.rows[3].st.lat_min, 99);
 	assert_int_equal(b.rows[4].reason, 0x80000021u);
 	assert_int_equal(b.rows[5].isa, 0);
+	assert_string_equal(b.meta.attach, "raw_tp");
+	assert_true(b.meta.interval);
+	assert_int_equal(b.rows[0].approx, EM_APPROX_MAX);
+	assert_int_equal(b.rows[1].approx, 0);
 
 	/* and a second change is seen */
 	b.rows[2].st.hist[5]++;
@@ -235,7 +245,15 @@ static void test_format_shape(void **state)
 	assert_int_equal(em_snapshot_save(path_in("run.json"), &a, false, err, sizeof(err)), 0);
 	text = slurp(path_in("run.json"));
 	assert_non_null(strstr(text, "\"format\": \"exitmon-snapshot\""));
-	assert_non_null(strstr(text, "\"version\": 1"));
+	assert_non_null(strstr(text, "\"version\": 2"));
+	assert_non_null(strstr(text, "\"attach\": \"raw_tp\""));
+	assert_non_null(strstr(text, "\"view\": \"interval\""));
+	assert_non_null(strstr(text, "\"scheme\": \"hdr-log2\""));
+	assert_non_null(strstr(text, "\"sub_bucket_bits\": 3"));
+	assert_non_null(strstr(text, "\"max_log2\": 36"));
+	assert_non_null(strstr(text, "\"buckets\": 273"));
+	assert_non_null(strstr(text, "\"lat_max_approx\": true"));
+	assert_null(strstr(text, "\"lat_min_approx\"")); /* only when set */
 	assert_non_null(strstr(text, "\"start\": \"2025-01-02T03:04:05.123456789Z\""));
 	assert_non_null(strstr(text, "\"isa\": \"vmx\""));
 	assert_non_null(strstr(text, "\"name\": \"IO_INSTRUCTION\""));
@@ -376,15 +394,17 @@ static char hook_tmp[512];
 
 static int hook_fail(const char *tmp, const char *path)
 {
-	struct stat st;
+	struct stat st, dir;
 
 	(void)path;
 	hook_calls++;
 	snprintf(hook_tmp, sizeof(hook_tmp), "%s", tmp);
-	/* the temp file is complete and in the target's directory */
+	/* the temp file is complete, unnamed (O_TMPFILE), on the target's file system */
 	assert_int_equal(stat(tmp, &st), 0);
 	assert_true(st.st_size > 100);
-	assert_int_equal(strncmp(tmp, tmpdir, strlen(tmpdir)), 0);
+	assert_int_equal(strncmp(tmp, "/proc/self/fd/", 14), 0);
+	assert_int_equal(stat(tmpdir, &dir), 0);
+	assert_true(st.st_dev == dir.st_dev);
 	return -EIO;
 }
 
@@ -553,7 +573,7 @@ static const struct bad_case bad_cases[] = {
 	{ "format", "\"exitmon-snapshot-x\"", "not an exitmon snapshot: \"format\" is \"exitmon-snapshot-x\"" },
 	{ "format", "7", "\"format\" is an integer" },
 	{ "version", NULL, "missing field \"version\"" },
-	{ "version", "2", "unsupported snapshot format version 2 (this exitmon reads version 1; it was written by a newer exitmon)" },
+	{ "version", "3", "unsupported snapshot format version 3 (this exitmon reads versions 1 to 2; it was written by a newer exitmon)" },
 	{ "version", "0", "unsupported snapshot format version 0" },
 	{ "version", "\"1\"", "version: expected an integer, got a string" },
 	{ "hostname", NULL, "missing field \"hostname\"" },
@@ -621,6 +641,20 @@ static const struct bad_case bad_cases[] = {
 		    "\"lat_sum_ns\":0,\"lat_min_ns\":0,\"lat_max_ns\":0,\"hist\":[]}",
 	  "rows[6]: duplicate of rows[2] (isa vmx, reason 48, tgid 4242, vcpu 3)" },
 	{ "unknown_future_field", "{\"x\": 1}", NULL /* ignored */ },
+	{ "attach", NULL, "missing field \"attach\"" },
+	{ "attach", "5", "attach: expected a string or null, got an integer" },
+	{ "attach", "null", NULL /* unknown */ },
+	{ "attach", "\"a_very_long_attach_mode\"", "attach: string too long" },
+	{ "view", NULL, "missing field \"view\"" },
+	{ "view", "\"delta\"", "view: \"delta\" (expected \"cumulative\" or \"interval\")" },
+	{ "hist_layout", NULL, "missing field \"hist_layout\"" },
+	{ "hist_layout.scheme", "\"linear\"", "hist_layout.scheme: unknown histogram scheme \"linear\"" },
+	{ "hist_layout.unit", "\"us\"", "hist_layout.unit: \"us\" (expected \"ns\")" },
+	{ "hist_layout.sub_bucket_bits", "17", "hist_layout.sub_bucket_bits: 17 out of range (0..16)" },
+	{ "hist_layout.max_log2", "64", "hist_layout.max_log2: 64 out of range (1..63)" },
+	{ "hist_layout.max_log2", "3", "hist_layout: max_log2 3 must exceed sub_bucket_bits 3" },
+	{ "hist_layout.buckets", "272", "hist_layout.buckets: 272, but sub_bucket_bits 3 and max_log2 36 make 273" },
+	{ "rows.0.lat_max_approx", "1", "rows[0].lat_max_approx: expected a boolean, got an integer" },
 	{ "rows.0.name", "42", NULL /* informational, ignored */ },
 	{ "start", NULL, NULL /* informational */ },
 };
@@ -744,6 +778,140 @@ static void test_truncated_file(void **state)
 	em_snapshot_free(&a);
 }
 
+/* Parses the JSON document j (consumed). */
+static int parse_json(json_t *j, struct em_snapshot *s, char *err, size_t errlen)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	int rc;
+
+	json_decref(j);
+	assert_non_null(text);
+	rc = em_snapshot_parse(text, strlen(text), s, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* A version 1 file (no attach, view, hist_layout, approx) is still read. */
+static void test_read_v1(void **state)
+{
+	struct em_snapshot a, b;
+	json_t *j = fixture_json();
+	char err[256] = "";
+
+	(void)state;
+	mutate(j, "version", "1");
+	mutate(j, "attach", NULL);
+	mutate(j, "view", NULL);
+	mutate(j, "hist_layout", NULL);
+	mutate(j, "rows.0.lat_max_approx", NULL);
+	assert_int_equal(parse_json(j, &b, err, sizeof(err)), 0);
+	assert_string_equal(b.meta.attach, "");
+	assert_false(b.meta.interval);
+	assert_int_equal(b.meta.hist_layout.sub_bits, EM_HIST_SUB_BITS);
+	assert_int_equal(b.meta.hist_layout.max_log2, EM_HIST_MAX_LOG2);
+	fixture(&a);
+	assert_int_equal(b.nrows, a.nrows);
+	assert_memory_equal(b.rows[2].st.hist, a.rows[2].st.hist, sizeof(a.rows[2].st.hist));
+	em_snapshot_free(&a);
+	em_snapshot_free(&b);
+}
+
+/* Bucket of v in a layout, by its bounds. */
+static uint32_t bucket_in(const struct em_hist_layout *l, uint64_t v)
+{
+	uint32_t b;
+
+	for (b = 0; b + 1 < em_layout_buckets(l); b++)
+		if (v <= em_layout_upper(l, b))
+			break;
+	return b;
+}
+
+/* A row of one value per (value, count) pair in layout l, as a writer with that layout would. */
+static json_t *layout_doc(const struct em_hist_layout *l, const uint64_t *v, const uint64_t *n, size_t k)
+{
+	json_t *j = fixture_json(), *rows, *row, *hist;
+	uint64_t total = 0;
+	char buf[64];
+	size_t i;
+
+	rows = json_object_get(j, "rows");
+	while (json_array_size(rows) > 1)
+		json_array_remove(rows, 1);
+	row = json_array_get(rows, 0);
+	hist = json_array();
+	for (i = 0; i < k; i++) {
+		json_array_append_new(hist, json_pack("[iI]", (int)bucket_in(l, v[i]), (json_int_t)n[i]));
+		total += n[i];
+	}
+	json_object_set_new(row, "hist", hist);
+	json_object_set_new(row, "count", json_integer((json_int_t)total));
+	json_object_set_new(row, "lat_count", json_integer((json_int_t)total));
+	json_object_set_new(row, "lat_min_ns", json_integer(0));
+	json_object_set_new(row, "lat_max_ns", json_integer((json_int_t)v[k - 1]));
+	snprintf(buf, sizeof(buf), "%u", l->sub_bits);
+	mutate(j, "hist_layout.sub_bucket_bits", buf);
+	snprintf(buf, sizeof(buf), "%u", l->max_log2);
+	mutate(j, "hist_layout.max_log2", buf);
+	snprintf(buf, sizeof(buf), "%u", em_layout_buckets(l));
+	mutate(j, "hist_layout.buckets", buf);
+	return j;
+}
+
+/* A finer layout is re-bucketed exactly into the native one, and diff says so. */
+static void test_rebucket_finer(void **state)
+{
+	const struct em_hist_layout fine = { 5, 40 };
+	const uint64_t v[] = { 3, 3000, 3050, 100000, 1ULL << 37, 1ULL << 39 }, n[] = { 1, 2, 3, 4, 5, 6 };
+	struct em_snapshot b;
+	char err[512] = "", *out = NULL;
+	size_t len = 0, i;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse_json(layout_doc(&fine, v, n, 6), &b, err, sizeof(err)), 0);
+	assert_int_equal(b.meta.hist_layout.sub_bits, 5);
+	assert_int_equal(b.meta.hist_layout.max_log2, 40);
+	assert_int_equal(b.rows[0].st.hist[3], 1);
+	assert_int_equal(b.rows[0].st.hist[em_hist_bucket(3000)], 2 + 3); /* same native bucket */
+	assert_int_equal(b.rows[0].st.hist[em_hist_bucket(100000)], 4);
+	assert_int_equal(b.rows[0].st.hist[EM_HIST_BUCKETS - 1], 5 + 6); /* >= 2^36 */
+	for (i = 0, len = 0; i < EM_HIST_BUCKETS; i++)
+		len += b.rows[0].st.hist[i];
+	assert_int_equal(len, 21);
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	assert_int_equal(em_diff_print(f, &b, "fine.json", &b, "fine.json", NULL), 0);
+	fclose(f);
+	assert_non_null(strstr(out, "warning: A was recorded with histogram layout sub_bucket_bits 5, max_log2 40 and re-bucketed"));
+	free(out);
+	em_snapshot_free(&b);
+}
+
+/* A coarser layout: single-value buckets move, a bucket spanning several native ones is refused. */
+static void test_rebucket_coarser(void **state)
+{
+	const struct em_hist_layout coarse = { 2, 30 };
+	const uint64_t v1[] = { 2, 3 }, n1[] = { 5, 6 };
+	const uint64_t v2[] = { 3, 3000 }, n2[] = { 1, 1 };
+	const uint64_t v3[] = { 1ULL << 31 }, n3[] = { 1 };
+	struct em_snapshot b;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse_json(layout_doc(&coarse, v1, n1, 2), &b, err, sizeof(err)), 0);
+	assert_int_equal(b.rows[0].st.hist[2], 5);
+	assert_int_equal(b.rows[0].st.hist[3], 6);
+	em_snapshot_free(&b);
+	assert_int_equal(parse_json(layout_doc(&coarse, v2, n2, 2), &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "rows[0].hist[1]: bucket 41 [2560, 3071] of the file's histogram layout "
+				    "(sub_bucket_bits 2, max_log2 30) spans several buckets of this exitmon's (3, 36) "
+				    "and cannot be split"));
+	/* the open top bucket at 2^30 would spread over native buckets up to 2^36 */
+	assert_int_equal(parse_json(layout_doc(&coarse, v3, n3, 1), &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "[1073741824, inf]"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +926,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_save_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_io_errors, setup, teardown),
 		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_read_v1),
+		cmocka_unit_test(test_rebucket_finer),
+		cmocka_unit_test(test_rebucket_coarser),
 		cmocka_unit_test(test_bad_texts),
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
 	};

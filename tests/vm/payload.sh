@@ -229,6 +229,36 @@ run_seed_errors() {
 	emit_str seed_err.meta "nonroot_rc=$rc1 busy_rc=$rc2 npt_before=$before npt_after=$(cat /sys/module/kvm_amd/parameters/npt)"
 }
 
+# --- serve (issue 17): exitmon serve scraped with busybox wget before and
+# after one guest (VT_serve_VMM); the host checks the deltas. Self-contained.
+run_serve_case() {
+	d=$W/serve
+	mkdir -p "$d"
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+	rm -f "$d/ready"
+	exitmon serve --listen 127.0.0.1:10283 --ready-file "$d/ready" </dev/null >"$d/out" 2>"$d/err" &
+	sp=$!
+	i=0
+	while [ ! -e "$d/ready" ] && kill -0 "$sp" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wget -q -O "$d/before" http://127.0.0.1:10283/metrics
+	w1=$?
+	# shellcheck disable=SC2086
+	vmm --timeout "$VMM_TIMEOUT" $VT_serve_VMM >"$d/vmm" 2>&1
+	vrc=$?
+	wget -q -O "$d/after" http://127.0.0.1:10283/metrics
+	w2=$?
+	kill -TERM "$sp" 2>/dev/null
+	wait "$sp"
+	src=$?
+	emit serve.before "$d/before"
+	emit serve.after "$d/after"
+	emit serve.err "$d/err"
+	emit_str serve.meta "ready=$([ -e "$d/ready" ] && echo 1 || echo 0) wget_before=$w1 wget_after=$w2 vmm_rc=$vrc serve_rc=$src"
+}
+
 # kvm.ko and kvm-amd.ko without their .BTF section (as on kernels without
 # CONFIG_DEBUG_INFO_BTF_MODULES or with DKMS KVM): exitmon must fall back to
 # the classic tracepoints with tracefs offsets (tp_format), and be exact.
@@ -259,6 +289,7 @@ if command -v exitmon >/dev/null; then
 	for c in $VT_CASES; do
 		run_case "$c"
 	done
+	[ -z "${VT_serve_VMM:-}" ] || run_serve_case
 	# Last: it reloads kvm_amd.
 	run_seed_errors
 	run_seed_case

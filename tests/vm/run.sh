@@ -10,8 +10,12 @@
 # Environment: VMTEST_EXITMON (exitmon binary; default: `make exitmon` at
 # the top), VMTEST_VMM (VMM binary; default: built here), VMTEST_WORK (work
 # dir; default: a new /tmp/exitmon-vmtest.*, kept for inspection),
-# VMTEST_BOOT_TIMEOUT (s per boot, default 180), VMTEST_NPT ("1 0").
-set -euo pipefail
+# VMTEST_BOOT_TIMEOUT (s per boot, default 180), VMTEST_NPT ("1 0"),
+# EXITMON_BOOT_RETRIES (hung boots retried in this tier, default 1; each
+# prints a "# RETRY" line that tests/run-all.sh counts against the budget).
+# No `set -e`: a result file missing after a stalled boot makes its checks
+# "not ok", and the other configuration still runs.
+set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -66,6 +70,7 @@ VCPU_V=2 VCPU_N=2000 VCPU_M=50 VCPU_K=300 VCPU_L=200
 PID_A_N=3000 PID_A_M=30 PID_B_N=5000 PID_B_M=70
 REASON_N=4000 REASON_M=40
 SEED_N=2000 SEED_M=20 SEED_K=100 SEED_L=50
+SERVE_N=5000 SERVE_M=50
 
 write_params() {
 	cat <<EOF
@@ -84,6 +89,7 @@ VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
 VT_reason_EM='--reason CPUID --reason HLT'
 VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_tp_EM='--attach tp'
+VT_serve_VMM='--mode real -n $SERVE_N -m $SERVE_M'
 VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
 VT_LAT_CASES='paged tp nobtf'
 VT_nobtf_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
@@ -234,12 +240,12 @@ latency_checks() {
 		"$((exits - nv))" "$lat"
 	check "$c: HLT exits have no latency (the final HLT never re-enters)" \
 		0 "$(jq -r --argjson r $R_HLT '[.rows[] | select(.reason == $r and .tgid == 0 and .vcpu == -1) | .lat_count] | add // 0' "$f")"
-	bad=$(jq -c '[.rows[] | select(.hist_total != .lat_count) | {reason, tgid, vcpu, lat_count, hist_total}]' "$f")
+	bad=$(jq -c '[.rows[] | select(([.hist[]?[1]] | add // 0) != .lat_count) | {reason, tgid, vcpu, lat_count, hist}]' "$f")
 	check "$c: histogram total == lat_count in every row" "[]" "$bad"
 	bad=$(jq -c --argjson w "$wall_ns" '[.rows[] | select(.lat_count > 0 and
-		(.min_ns <= 0 or .max_ns > $w or .min_ns > .avg_ns or .avg_ns > .max_ns
-		 or .p50_ns > .max_ns * 1.125 or .p99_ns > .max_ns * 1.125))
-		| {reason, tgid, vcpu, min_ns, avg_ns, p50_ns, p99_ns, max_ns}]' "$f")
+		(.lat_min_ns <= 0 or .lat_max_ns > $w or .lat_min_ns > .lat_avg_ns or .lat_avg_ns > .lat_max_ns
+		 or .lat_p50_ns > .lat_max_ns * 1.125 or .lat_p99_ns > .lat_max_ns * 1.125))
+		| {reason, tgid, vcpu, lat_min_ns, lat_avg_ns, lat_p50_ns, lat_p99_ns, lat_max_ns}]' "$f")
 	check "$c: latencies > 0, min <= avg <= max <= run wall time ($wall_ns ns)" "[]" "$bad"
 	check "$c: counters.filtered == 0 (no filter in this case)" 0 "$(jq -r '.counters.filtered // "missing"' "$f")"
 	# The first KVM_RUN of each vCPU enters without a prior exit; the last
@@ -316,7 +322,7 @@ lat_vs_ftrace() {
 	}
 	off=$({
 		oracle_at 50 0
-		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.p50_ns)"' "$f"
+		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.lat_p50_ns)"' "$f"
 	} | awk '$1 == "o" && $3 > best { best = $3; r = $2; o = $5 } $1 == "e" { e[$2] = $3 }
 		END { print (r in e) ? o - e[r] " " e[r] : "none 0" }')
 	check_true "$c: hook offset between ftrace and exitmon under 25 % of the steady loop's P50 (offset, P50: $off ns)" \
@@ -326,7 +332,7 @@ lat_vs_ftrace() {
 	for p in 50 99; do
 		bad=$({
 			oracle_at "$p" "$off"
-			jq -r --arg k "p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
+			jq -r --arg k "lat_p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
 		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
 			$1 == "o" && $3 >= min && $2 != 96 { lo[$2] = $4; mid[$2] = $5; hi[$2] = $6 } $1 == "e" { e[$2] = $3 }
 			END { for (r in lo) { b = bucket(e[r])
@@ -393,11 +399,22 @@ final_of() {
 }
 
 # ---- The configurations ----------------------------------------------------------
+retries=0
 for npt in $npt_configs; do
 	d=$work/npt$npt
 	P="npt=$npt"
 	brc=0
 	boot "$npt" "$d" || brc=$?
+	# Only a hang (timeout: 124, or 137 after the KILL) is retried; the
+	# hung boot's logs stay in $d.tryN.
+	while { [ "$brc" = 124 ] || [ "$brc" = 137 ]; } && [ "$retries" -lt "${EXITMON_BOOT_RETRIES:-1}" ]; do
+		retries=$((retries + 1))
+		rm -rf "$d.try$retries" && mv "$d" "$d.try$retries"
+		echo "# RETRY vm: $P boot hung (qemu status $brc, timeout ${boot_timeout}s); its logs: $d.try$retries; console tail:"
+		tail -n 5 "$d.try$retries/console.log" 2>/dev/null | tr -d '\r' | cut -c1-160 | sed 's/^/#   /'
+		brc=0
+		boot "$npt" "$d" || brc=$?
+	done
 	if [ "$brc" != 0 ] || ! grep -q '^@@VMTEST-DONE rc=0@@' "$d/console.log"; then
 		if grep -q '^@@VMTEST-KVM fail@@' "$d/console.log" 2>/dev/null; then
 			# QEMU's TCG -cpu max always offers SVM, so this is a real failure
@@ -552,13 +569,73 @@ for npt in $npt_configs; do
 	check "$P $c nested.json (npt=1): CR3 write == 0" 0 "$(jcount "$d/seed.nested" $R_CR3W)"
 	is_json "$d/seed.diff" || echo '{"rows":[]}' >"$d/seed.diff"
 	# diff A=nested B=shadow: INVLPG and CR3 writes appear only in B.
-	check "$P $c diff: INVLPG count_a/count_b == 0/$SEED_K" "0/$SEED_K" \
-		"$(jq -r --argjson r $R_INVLPG '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
-	check "$P $c diff: CR3 write count_a/count_b == 0/$((SEED_L + 1))" "0/$((SEED_L + 1))" \
-		"$(jq -r --argjson r $R_CR3W '[.rows[] | select(.reason == $r)][0] | "\(.count_a)/\(.count_b)"' "$d/seed.diff")"
+	check "$P $c diff: INVLPG a.count/b.count == 0/$SEED_K" "0/$SEED_K" \
+		"$(jq -r --argjson r $R_INVLPG '[.rows[] | select(.reason == $r)][0] | "\(.a.count)/\(.b.count)"' "$d/seed.diff")"
+	check "$P $c diff: CR3 write a.count/b.count == 0/$((SEED_L + 1))" "0/$((SEED_L + 1))" \
+		"$(jq -r --argjson r $R_CR3W '[.rows[] | select(.reason == $r)][0] | "\(.a.count)/\(.b.count)"' "$d/seed.diff")"
 	check "$P $c diff: CPUID delta == 0" 0 \
 		"$(jq -r --argjson r $R_CPUID '[.rows[] | select(.reason == $r)][0].delta' "$d/seed.diff")"
 	check "$P $c: npt restored to the value it found" "$([ "$npt" = 1 ] && echo Y || echo N)" "$(meta "$m" npt_after)"
+
+	# serve (issue 17): the scraped counters of one guest with SERVE_N
+	# CPUIDs, SERVE_M OUTs and a HLT, from the text format.
+	m=$d/serve.meta
+	check "$P serve: exitmon serve ready, both scrapes fetched, guest ran, SIGTERM exit 0" \
+		"ready=1 wget_before=0 wget_after=0 vmm_rc=0 serve_rc=0" "$(cat "$m" 2>/dev/null)"
+	prom() { # FILE SAMPLE-PREFIX: value of the sample line starting with it, 0 if none
+		awk -v k="$2" 'index($0, k) == 1 && substr($0, length(k) + 1, 1) == " " { v = $2 } END { print v + 0 }' "$1" 2>/dev/null
+	}
+	cpuid='exitmon_exits_total{isa="svm",reason="0x72",name="CPUID"}'
+	check "$P serve: exitmon_exits_total{name=\"CPUID\"} grew by exactly $SERVE_N" "$SERVE_N" \
+		"$(($(prom "$d/serve.after" "$cpuid") - $(prom "$d/serve.before" "$cpuid")))"
+	check "$P serve: exitmon_exits_total{name=\"IOIO\"} grew by exactly $SERVE_M" "$SERVE_M" \
+		"$(($(prom "$d/serve.after" 'exitmon_exits_total{isa="svm",reason="0x7b",name="IOIO"}') - \
+		    $(prom "$d/serve.before" 'exitmon_exits_total{isa="svm",reason="0x7b",name="IOIO"}')))"
+	# every CPUID exit re-enters: its histogram _count is N (paired exits)
+	check "$P serve: CPUID histogram _count == $SERVE_N paired exits" "$SERVE_N" \
+		"$(prom "$d/serve.after" 'exitmon_exit_handling_seconds_count{isa="svm",reason="0x72",name="CPUID",idle="false"}')"
+	check "$P serve: HLT histogram _count == 0 (the final HLT never re-enters)" 0 \
+		"$(prom "$d/serve.after" 'exitmon_exit_handling_seconds_count{isa="svm",reason="0x78",name="HLT",idle="true"}')"
+	# all reasons: paired exits == exits - 1 (the final HLT)
+	ex=$(awk '/^exitmon_exits_total\{/ { s += $2 } END { print s + 0 }' "$d/serve.after")
+	check "$P serve: sum of histogram _count == sum of exitmon_exits_total - 1" "$((ex - 1))" \
+		"$(awk '/^exitmon_exit_handling_seconds_count\{/ { s += $2 } END { print s + 0 }' "$d/serve.after")"
+	# buckets: per series non-decreasing in le, +Inf == _count
+	bad=$(awk '
+		/^exitmon_exit_handling_seconds_bucket\{/ {
+			k = $1; sub(/,le="[^"]*"\}$/, "", k); sub(/^[^{]*\{/, "", k)
+			if (k == last && $2 < prev) bad = bad " " k
+			if (index($1, "le=\"+Inf\"")) inf[k] = $2
+			last = k; prev = $2; next
+		}
+		/^exitmon_exit_handling_seconds_count\{/ {
+			k = $1; sub(/\}$/, "", k); sub(/^[^{]*\{/, "", k); cnt[k] = $2
+		}
+		END {
+			for (k in cnt) if (!(k in inf) || inf[k] != cnt[k]) bad = bad " +Inf!=count:" k
+			n = 0; for (k in cnt) n++
+			if (!n) bad = "no histograms"
+			print bad
+		}' "$d/serve.after")
+	check "$P serve: buckets cumulative and non-decreasing, +Inf == _count, in every histogram" "" "$bad"
+
+	# ---- JSON schemas (docs/*.schema.json, docs/json.md): every JSON line
+	# exitmon printed in this configuration, the snapshots and the diff.
+	js=$d/all-lines.jsonl
+	cat "$d"/*.exitmon 2>/dev/null | grep '^{' | jq -c 'select(.format? != null)' >"$js" 2>/dev/null
+	docs=("$js")
+	for x in "$d"/seed.shadow "$d"/seed.nested "$d"/seed.diff; do
+		grep -q '"format"' "$x" 2>/dev/null && docs+=("$x")
+	done
+	out=$(bash "$top/tests/schema/validate.sh" --strict "${docs[@]}" 2>&1)
+	rc=$?
+	if [ $rc = 77 ] && [ "${CI:-}" != true ]; then
+		skip "$P: JSON output validates against the schemas" "$out"
+	elif [ $rc = 0 ]; then
+		ok "$P: JSON output validates against the schemas ($(wc -l <"$js") lines, ${#docs[@]} files)"
+	else
+		not_ok "$P: JSON output validates against the schemas" "$(printf '%s\n' "$out" | head -n 5)"
+	fi
 
 	# nobtf: kvm.ko and kvm-amd.ko stripped of .BTF; exitmon falls back to
 	# the classic tracepoints with tracefs offsets, exactly.

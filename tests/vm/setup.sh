@@ -2,12 +2,14 @@
 # Prepare the host for the nested-KVM tier:
 #   - install qemu-system-x86, busybox-static, kmod, cpio, jq if missing;
 #   - fetch the Debian bookworm kernel image package that the L1 guest boots
-#     and unpack it into /var/cache/exitmon-vmtest/<version>/ (kept across
-#     runs: a fresh clone on the same machine reuses it, an empty cache works).
+#     (chosen by tests/l1-kernel.sh: linux-image-ABI=VERSION) and unpack it
+#     into /var/cache/exitmon-vmtest/ABI_VERSION/ (kept across runs: a fresh
+#     clone on the same machine reuses it, an empty cache works).
 # Prints the cache directory on the last line of stdout, so callers can do
 #   kdir=$(bash tests/vm/setup.sh | tail -n1)
 # Everything else goes to stderr.
-# Exit status: 0 ok, 2 a prerequisite cannot be had (caller SKIPs), 1 error.
+# Exit status: 0 ok, 2 a prerequisite cannot be had (caller SKIPs; a failure
+# under CI=true), 1 error (including a pinned kernel the archive dropped).
 set -euo pipefail
 
 CACHE_ROOT=${EXITMON_VMTEST_CACHE:-/var/cache/exitmon-vmtest}
@@ -50,22 +52,20 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
 	fi
 fi
 
-# Resolve the kernel package behind the linux-image-amd64 metapackage.
-resolve_kpkg() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
-}
-kpkg=${EXITMON_VMTEST_KPKG:-$(resolve_kpkg)}
-if [ -z "$kpkg" ]; then
-	apt_update || true
-	kpkg=$(resolve_kpkg)
+# The L1 kernel is decided in one place (pin in tests/l1-kernel.pin): the
+# kpatch tier builds its modules for exactly the same package version.
+l1rc=0
+l1=$(bash "$(dirname "${BASH_SOURCE[0]}")/../l1-kernel.sh") || l1rc=$?
+if [ "$l1rc" != 0 ]; then
+	log "tests/l1-kernel.sh failed (status $l1rc)"
+	exit "$l1rc"
 fi
-if [ -z "$kpkg" ]; then
-	log "cannot resolve linux-image-amd64 to a versioned kernel package"
-	exit 2
-fi
-kver=${kpkg#linux-image-}          # e.g. 6.1.0-56-amd64
-kdir=$CACHE_ROOT/$kver
+eval "$l1"                          # L1_KVER L1_PKGVER L1_KEY
+kver=$L1_KVER                       # e.g. 6.1.0-57-amd64
+kpkg=linux-image-$kver
+# Keyed by ABI and package version: a moved archive never reuses a stale
+# unpack (Debian can rebuild one ABI under a new package version).
+kdir=$CACHE_ROOT/$L1_KEY
 
 # The cache is complete only once the stamp exists: an interrupted unpack
 # is redone, not trusted.
@@ -79,10 +79,12 @@ if [ ! -e "$kdir/.complete" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	(
 		cd "$tmp"
-		apt-get download -o APT::Sandbox::User=root "$kpkg" >&2 ||
-			{ apt_update && apt-get download -o APT::Sandbox::User=root "$kpkg" >&2; }
-	) || { log "apt-get download $kpkg failed"; exit 2; }
+		apt-get download -o APT::Sandbox::User=root "$kpkg=$L1_PKGVER" >&2 ||
+			{ apt_update && apt-get download -o APT::Sandbox::User=root "$kpkg=$L1_PKGVER" >&2; }
+	) || { log "apt-get download $kpkg=$L1_PKGVER failed"; exit 2; }
 	deb=$(ls "$tmp"/*.deb)
+	got=$(dpkg-deb -f "$deb" Version)
+	[ "$got" = "$L1_PKGVER" ] || { log "downloaded $kpkg $got, wanted $L1_PKGVER"; exit 1; }
 	dpkg-deb -x "$deb" "$tmp/root"
 	out=$tmp/out
 	mkdir -p "$out/modules"
@@ -114,6 +116,7 @@ if [ ! -e "$kdir/.complete" ]; then
 		for d in "${more[@]}"; do [ -n "$d" ] && queue+=("$d"); done
 	done
 	echo "$kver" >"$out/version"
+	echo "$L1_PKGVER" >"$out/pkgversion"
 	rm -rf "$kdir"
 	mv "$out" "$kdir"
 	touch "$kdir/.complete"
