@@ -299,11 +299,15 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 # at the same instant: ftrace reads its timestamp in its trigger, after
 # building the kvm_exit record, exitmon at the start of its program. Under
 # TCG that distance is a few us per sample (it is ns on hardware), so:
-#  - the offset is measured on the steady loop (the reason with the most
-#    samples: oracle P50 - exitmon P50) and must be under 25 % of that P50;
-#    it is not the same for every reason (IOIO, which returns to the VMM,
-#    showed none while CPUID showed 2.4 us), so the oracle's value counts
-#    both as it is and shifted by that offset;
+#  - the offset differs per reason (IOIO, which returns to the VMM, showed
+#    none while CPUID showed 2-4 us), so it is measured per reason as the
+#    difference of the two 5th percentiles (robust to single samples moved
+#    by interrupts; the 0 ns events ftrace records under TCG, 2-6 % of
+#    them, are left out of the oracle's P5), and
+#    must be under 25 % of that reason's P50; the oracle's value counts both
+#    as it is and shifted by it. So P50/P99 check the shape of each
+#    distribution above its low end, and a wrong pairing (a later entry)
+#    moves them by far more than a bucket;
 #  - an interrupt landing between the two hooks moves that one sample by
 #    100s of us; in a sparse tail that moves P99 by a whole gap, so the
 #    oracle's value is taken at ranks ceil(n*p/100) +- ceil(n/100), P50 is
@@ -325,7 +329,7 @@ lat_vs_ftrace() {
 	# "o REASON N LOW V(rank) HIGH" of the oracle for percentile $1: LOW/HIGH
 	# span V(rank-t)..V(rank+t), as they are and shifted by $2
 	oracle_at() {
-		lat_tsv "$h" | sort -k1,1n -k2,2n | awk -v p="$1" -v off="$2" '
+		lat_tsv "$h" | awk -v z="${3:-0}" '!z || $2 > 0' | sort -k1,1n -k2,2n | awk -v p="$1" -v off="$2" '
 			function at(r, rank,  i, s) { s = 0
 				for (i = 1; i <= k[r]; i++) { s += cnt[r, i]; if (s >= rank) return lo[r, i] + 50 }
 				return lo[r, k[r]] + 50 }
@@ -334,22 +338,30 @@ lat_vs_ftrace() {
 				a = at(r, rank - t); b = at(r, rank + t)
 				print "o", r, n[r], (off > 0 ? a - off : a), at(r, rank), (off < 0 ? b - off : b) } }'
 	}
+	# per reason: "REASON OFFSET" (oracle P5 - exitmon P5, from exitmon's histogram)
 	off=$({
-		oracle_at 50 0
-		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.lat_p50_ns)"' "$f"
-	} | awk '$1 == "o" && $3 > best { best = $3; r = $2; o = $5 } $1 == "e" { e[$2] = $3 }
-		END { print (r in e) ? o - e[r] " " e[r] : "none 0" }')
-	check_true "$c: hook offset between ftrace and exitmon under 25 % of the steady loop's P50 (offset, P50: $off ns)" \
-		"offset $off" awk -v o="${off% *}" -v m="${off#* }" 'BEGIN { exit !(o != "none" && o * 4 < m && -o * 4 < m) }'
-	off=${off% *}
-	case $off in none) off=0 ;; esac
+		oracle_at 5 0 1 # without the 0 ns events
+		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) |
+			"h \(.reason) \(.lat_count) " + ([.hist[]? | "\(.[0]):\(.[1])"] | join(","))' "$f"
+		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "m \(.reason) \(.lat_p50_ns)"' "$f"
+	} | awk '$1 == "o" { o[$2] = $5; n[$2] = $3 }
+		$1 == "m" { m[$2] = $3 }
+		function mid(b,  m) { if (b < 8) return b; m = int(b / 8) + 2; return 2 ^ m + (b % 8 + 0.5) * 2 ^ (m - 3) }
+		$1 == "h" { rank = int(($3 * 5 + 99) / 100); s = 0; split($4, b, ",")
+			for (i = 1; i in b; i++) { split(b[i], kv, ":"); s += kv[2]; if (s >= rank) { e[$2] = int(mid(kv[1])); break } } }
+		END { for (r in o) if (r in e) print r, o[r] - e[r], m[r], n[r] }')
+	bad=$(echo "$off" | awk '$4 >= 20 && $1 != 96 && ($2 * 4 >= $3 || -$2 * 4 >= $3) { printf "reason %s: offset %s ns, P50 %s ns; ", $1, $2, $3 }')
+	check "$c: hook offset between ftrace and exitmon under 25 % of each reason's P50" "" "$bad"
 	for p in 50 99; do
 		bad=$({
-			oracle_at "$p" "$off"
+			oracle_at "$p" 0
+			echo "$off" | awk '{ print "f", $1, $2 }'
 			jq -r --arg k "lat_p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
 		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
 			$1 == "o" && $3 >= min && $2 != 96 { lo[$2] = $4; mid[$2] = $5; hi[$2] = $6 } $1 == "e" { e[$2] = $3 }
+			$1 == "f" { f[$2] = $3 }
 			END { for (r in lo) { b = bucket(e[r])
+				if (f[r] > 0) lo[r] -= f[r]; else hi[r] -= f[r]
 				if (!(r in e) || ((b < bucket(lo[r]) - 1 || b > bucket(hi[r]) + 1) &&
 				    (e[r] < lo[r] - 100 || e[r] > hi[r] + 100)))
 					printf "reason %s: exitmon %s ns, oracle %s ns (%s..%s); ", r, e[r], mid[r], lo[r], hi[r] } }')
