@@ -319,6 +319,9 @@ static int apply(struct em_opts *o, enum em_opt id, char *val, struct parse_stat
 		o->cumulative = true;
 		break;
 	case OPT_SAVE:
+		/* the table or JSON lines already go to stdout */
+		if (!strcmp(val, "-"))
+			return fail(err, errlen, "--save -: the snapshot cannot go to stdout; name a file (./- for one named '-')");
 		o->save_path = val;
 		break;
 	case OPT_FORCE:

@@ -14,6 +14,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "err.h"
 #include "sysinfo.h"
 #include "labels.h"
 #include "names.h"
@@ -44,12 +45,13 @@ struct em_collector {
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
 #define EM_BATCH_BYTES (1u << 20)
 
+__attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
+	em_verrf(err, len, fmt, ap);
 	va_end(ap);
 }
 
@@ -103,13 +105,19 @@ static bool kernel_has_type(struct btf *vmlinux, const char *name, int kind, con
 	return found;
 }
 
+/* NULL with errno EACCES when the first path was refused to us */
 static const char *tracefs_root(void)
 {
+	int e;
+
 	/* AT_EACCESS: the effective ids and capabilities (CAP_DAC_READ_SEARCH under systemd) */
 	if (!faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
 		return "/sys/kernel/tracing";
+	e = errno;
 	if (!faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events/kvm/kvm_exit", F_OK, AT_EACCESS))
 		return "/sys/kernel/debug/tracing";
+	if (e == EACCES)
+		errno = EACCES;
 	return NULL;
 }
 
@@ -358,7 +366,10 @@ static int choose_mode(const struct em_collector_cfg *cfg, struct em_collector *
 		fprintf(stderr, "exitmon: %s; using the classic tracepoints\n", why);
 	tfs = tracefs_kvm();
 	if (!tfs) {
-		if (!kb && !module_loaded)
+		/* mounted but closed to us (CAP_BPF+CAP_PERFMON without root) is not "not mounted" */
+		if (errno == EACCES)
+			set_err(err, errlen, "tracefs is mounted but not readable (permission denied): classic tracepoints need access to /sys/kernel/tracing; run as root (or add CAP_DAC_READ_SEARCH)");
+		else if (!kb && !module_loaded)
 			set_err(err, errlen, "kvm tracepoints not found: the kvm module is not loaded (modprobe kvm_intel or kvm_amd)");
 		else
 			set_err(err, errlen, "kvm tracepoints not found in tracefs (no events/kvm/kvm_exit; tracefs not mounted and could not be mounted: mount -t tracefs nodev /sys/kernel/tracing)");

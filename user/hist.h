@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
 
 /*
  * A histogram layout of the HDR log2 family: values below 2^sub_bits get

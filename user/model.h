@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
 #include "hist.h"
 #include "labels.h"
 

@@ -21,7 +21,7 @@
 #include <strings.h>
 #include <linux/types.h>
 
-#include "../bpf/exitmon.h"
+#include "exitmon.h"
 #include "reasons.h"
 
 #define IDLE EM_REASON_IDLE

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "snapshot.h"
+#include "err.h"
 #include "reasons.h"
 #include "render.h"
 #include "safefile.h"
@@ -29,25 +31,19 @@ struct ctx {
 	size_t errlen;
 };
 
+/*
+ * One printable ASCII line (err.c): messages quote the input (and
+ * jansson's quote the text near the error), which may hold newlines,
+ * escape sequences, or UTF-8 cut by the truncation.
+ */
 __attribute__((format(printf, 3, 4)))
 static int fail(struct ctx *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
-	char *p;
 
-	if (c->err && c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-		/*
-		 * One printable ASCII line: messages quote the input (and
-		 * jansson's quote the text near the error), which may hold
-		 * newlines, escape sequences, or UTF-8 cut by the truncation.
-		 */
-		for (p = c->err; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-				*p = '?';
-	}
+	va_start(ap, fmt);
+	em_verrf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -626,12 +622,12 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 
 	for (i = 0; i < s->nrows; i++) {
 		const struct em_stats *st = &s->rows[i].st;
-		bool ovf;
+		int ovf;
 
 		if (em_row_is_total(&s->rows[i]))
-			ovf = __builtin_add_overflow(count, st->count, &count) |
-			      __builtin_add_overflow(lat_count, st->lat_count, &lat_count) |
-			      __builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
+			ovf = (int)__builtin_add_overflow(count, st->count, &count) +
+			      (int)__builtin_add_overflow(lat_count, st->lat_count, &lat_count) +
+			      (int)__builtin_add_overflow(lat_sum, st->lat_sum, &lat_sum);
 		else
 			ovf = __builtin_add_overflow(breakdown, st->count, &breakdown);
 		if (ovf)

@@ -18,7 +18,9 @@
 #include <stddef.h>
 #include "model.h"
 
-typedef struct json_t json_t; /* jansson's, without exposing <jansson.h> */
+/* jansson stays out of every includer: users of em_snapshot_to_json()
+ * include <jansson.h> themselves (C11 allows the repeated typedef). */
+typedef struct json_t json_t;
 
 #define EM_SNAPSHOT_FORMAT "exitmon-snapshot"
 /* hist_layout.scheme of version 2 files: the family of struct em_hist_layout */

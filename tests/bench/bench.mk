@@ -24,7 +24,7 @@ $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o: bpf/exitmon_test.bpf.c bpf/aggregat
 	$(CLANG) $(BPF_CFLAGS) -DEM_PENDING_FAST_FLAGS=0 -c $< -o $@
 
 $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
-	$(CC) $(CFLAGS) $< -lbpf -lelf -lz -o $@
+	$(CC) $(EM_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $< -lbpf -lelf -lz -o $@
 
 # user-space row model benchmark (rowbench.c), separate from the BPF figures
 $(BENCH_BUILD)/rowbench: tests/bench/rowbench.c $(PURE_OBJS) | $(BENCH_BUILD)

@@ -218,6 +218,9 @@ static void test_long_option_values(void **state)
 	assert_int_equal(parse(&o, EM_ISA_SVM, "-cfs", "x", NULL), EM_EXIT_OK);
 	assert_true(o.cumulative && o.force);
 	assert_string_equal(o.save_path, "x");
+	assert_int_equal(parse(&o, EM_ISA_SVM, "-s", "-", NULL), EM_EXIT_USAGE);
+	assert_non_null(strstr(err, "stdout"));
+	assert_int_equal(parse(&o, EM_ISA_SVM, "-s", "./-", NULL), EM_EXIT_OK);
 	assert_int_equal(parse(&o, EM_ISA_SVM, "-i0.5", NULL), EM_EXIT_OK);
 	assert_true(o.interval_s == 0.5);
 }

@@ -14,6 +14,10 @@
 
 #include "bpf/exitmon.h"
 #include "user/reasons.h"
+/* The kernel's own lists (linux-libc-dev): VMX_EXIT_REASONS, SVM_EXIT_REASONS. */
+#include <asm/kvm.h> /* the exception vectors SVM_EXIT_REASONS names */
+#include <asm/vmx.h>
+#include <asm/svm.h>
 
 static const char *name_of(uint32_t isa, uint32_t code)
 {
@@ -358,6 +362,90 @@ static void test_parse_errors(void **state)
 	assert_string_equal(small, "unknown svm");
 }
 
+/* "read_cr0" / "READ_CR0" / "ReadCR0" compare equal. */
+static void norm(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *in && n + 1 < len; in++)
+		if (isalnum((unsigned char)*in))
+			out[n++] = (char)toupper((unsigned char)*in);
+	out[n] = '\0';
+}
+
+struct uapi_reason {
+	unsigned long long code;
+	const char *name;
+};
+
+/*
+ * Every code in the kernel's list is in ours; a name of the kernel's that
+ * we also use is at the same code. Names may differ in style.
+ */
+static void cross_check(uint32_t isa, const struct uapi_reason *k, size_t nk)
+{
+	const struct em_reason *t;
+	size_t i, j, n, missing = 0, wrong = 0, renamed = 0;
+	char a[64], b[64];
+
+	t = em_reasons(isa, &n);
+	for (i = 0; i < nk; i++) {
+		const struct em_reason *r;
+
+		if (isa == EM_ISA_VMX && k[i].code > 0xffff)
+			continue; /* VMX_EXIT_REASONS_FAILED_VMENTRY is a flag bit, shown as one */
+		/*
+		 * SVM_VMGEXIT_* (0x8000xxxx) are the GHCB's software exit codes
+		 * of SEV-ES guests: they travel inside exit 0x403 (VMGEXIT),
+		 * which is what kvm_exit reports; they are never exit codes.
+		 */
+		if (isa == EM_ISA_SVM && k[i].code >= 0x80000000 && k[i].code < 0xffffffff)
+			continue;
+		r = em_reason_lookup(isa, (uint32_t)k[i].code);
+		if (!r) {
+			print_message("%s: code 0x%llx (%s) missing\n", em_isa_name(isa), k[i].code, k[i].name);
+			missing++;
+			continue;
+		}
+		norm(k[i].name, a, sizeof(a));
+		norm(r->name, b, sizeof(b));
+		if (!strcmp(a, b))
+			continue;
+		renamed++;
+		for (j = 0; j < n; j++) {
+			norm(t[j].name, b, sizeof(b));
+			if (!strcmp(a, b) && t[j].code != k[i].code) {
+				print_message("%s: %s is 0x%llx in the kernel, 0x%x here\n", em_isa_name(isa),
+					      k[i].name, k[i].code, t[j].code);
+				wrong++;
+			}
+		}
+	}
+	assert_int_equal(missing, 0);
+	assert_int_equal(wrong, 0);
+	/* most names are the kernel's own */
+	assert_true(renamed * 4 < nk);
+}
+
+static void test_uapi_vmx(void **state)
+{
+	static const struct uapi_reason k[] = { VMX_EXIT_REASONS };
+
+	(void)state;
+	assert_true(sizeof(k) / sizeof(k[0]) > 60);
+	cross_check(EM_ISA_VMX, k, sizeof(k) / sizeof(k[0]));
+}
+
+static void test_uapi_svm(void **state)
+{
+	static const struct uapi_reason k[] = { SVM_EXIT_REASONS };
+
+	(void)state;
+	assert_true(sizeof(k) / sizeof(k[0]) > 100);
+	cross_check(EM_ISA_SVM, k, sizeof(k) / sizeof(k[0]));
+	assert_non_null(em_reason_lookup(EM_ISA_SVM, SVM_EXIT_VMGEXIT));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +457,8 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_uapi_vmx),
+		cmocka_unit_test(test_uapi_svm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

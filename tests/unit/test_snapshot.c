@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/types.h>
 
+#include <jansson.h>
 #include "bpf/exitmon.h"
 #include "user/model.h"
 #include <jansson.h>
