@@ -19,30 +19,53 @@ const volatile __u64 filter_reasons[EM_FILTER_WORDS] = {}; /* bitmap over slots 
 const volatile bool breakdown_vm = false;
 const volatile bool breakdown_vcpu = false;
 
-/* Per (isa, reason) stats for every code an architecture defines. */
+/* Per (isa, reason) stats, one row per slot that occurred (EM_ROWS in exitmon.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EM_NSLOTS);
+	__uint(max_entries, EM_ROWS);
 	__type(key, __u32);
 	__type(value, struct em_stats);
 } stats SEC(".maps");
 
-/* Codes outside the dense slots, by exact raw value; bounded. */
+/*
+ * Slot -> its row in stats (0: none yet); [EM_NSLOTS] counts the rows
+ * handed out. Written once per slot; mmapable so the collector reads it
+ * without syscalls (u64 values: array elements are 8-byte aligned, so the
+ * mapped view has no gaps).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EM_NSLOTS + 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} row_of SEC(".maps");
+
+/*
+ * Codes outside the dense slots, by exact raw value -> their row in stats
+ * (0 until the first exit has claimed one, or for good when the rows ran
+ * out); bounded. Not per CPU: a key is written once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EM_OTHER_KEYS);
 	__type(key, struct em_key);
-	__type(value, struct em_stats);
-} other_stats SEC(".maps");
+	__type(value, __u64);
+} other_row SEC(".maps");
 
 /*
  * Per VM / per vCPU breakdown, only when asked for (user space sets
- * max_entries; 1 otherwise). Preallocated: an on-demand per-CPU insert
- * from a tracepoint can fail while the allocator's cache refills, which
- * lost exits from the breakdown (seen in the nested rig).
+ * max_entries; 1 otherwise). Keyed by (isa, reason, VM, vCPU) always, also
+ * for --per-vm (user space sums a VM's vCPUs): a vCPU's exits and entries
+ * are serialised by KVM, so one key is never updated on two CPUs at once
+ * and a plain hash needs no per-CPU copies (at 256 possible CPUs those
+ * were 256 x 2.2 KiB per key, and an insert zeroed all of them inside
+ * kvm_exit; now one row). Preallocated: an on-demand insert from a
+ * tracepoint can fail while the allocator's cache refills, which lost
+ * exits from the breakdown (seen in the nested rig).
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, struct em_key);
 	__type(value, struct em_stats);
@@ -159,25 +182,75 @@ static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *
 }
 
 /*
- * Stats of (isa, reason). Only the exit creates hash keys and counts
- * overflow: an entry whose exit found the table full adds no latency.
+ * The slot's row; claim (exits only): hand it the next free row. 0 (OTHER)
+ * when it has none and the rows are used up. An entry never claims: its
+ * exit did, or went to OTHER as the entry then does.
+ */
+/* The next free row of stats, or OTHER when they are used up. */
+static __always_inline __u32 em_new_row(void)
+{
+	__u32 k = EM_NSLOTS;
+	__u64 *next = bpf_map_lookup_elem(&row_of, &k), n;
+
+	if (!next || *next >= EM_ROWS - 1) /* full: no add, so it cannot wrap */
+		return EM_ROW_OTHER;
+	n = __sync_fetch_and_add(next, 1) + 1;
+	return n < EM_ROWS ? n : EM_ROW_OTHER;
+}
+
+static __always_inline __u32 em_slot_row(__u32 slot, bool claim)
+{
+	__u64 *r = bpf_map_lookup_elem(&row_of, &slot), n, old;
+
+	if (!r)
+		return EM_ROW_OTHER;
+	if (*r || !claim)
+		return *r;
+	n = em_new_row();
+	if (n == EM_ROW_OTHER)
+		return EM_ROW_OTHER;
+	/* a racing first exit on another CPU may win: use its row (n stays unused) */
+	old = __sync_val_compare_and_swap(r, 0, n);
+	return old ? old : n;
+}
+
+/*
+ * Row of a code outside the slots. The first exit inserts the key (value
+ * 0) before it claims a row, so a full hash costs no row, and a code
+ * whose claim found the rows used up keeps 0 and never claims again.
+ */
+static __always_inline __u32 em_other_row(struct em_key *key, bool claim)
+{
+	__u64 *r = bpf_map_lookup_elem(&other_row, key), zero = 0;
+
+	if (r || !claim)
+		return r ? *r : EM_ROW_OTHER;
+	if (bpf_map_update_elem(&other_row, key, &zero, BPF_NOEXIST)) {
+		/* full, or another CPU's first exit inserted it meanwhile */
+		r = bpf_map_lookup_elem(&other_row, key);
+		return r ? *r : EM_ROW_OTHER;
+	}
+	r = bpf_map_lookup_elem(&other_row, key);
+	if (!r)
+		return EM_ROW_OTHER;
+	*r = em_new_row(); /* only this exit inserted the key */
+	return *r;
+}
+
+/*
+ * Stats of (isa, reason). Only the exit creates rows and keys and counts
+ * overflow: an entry whose exit found no row adds to OTHER too.
  */
 static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit)
 {
-	__u32 slot = em_slot(isa, reason);
+	__u32 slot = em_slot(isa, reason), row;
 	struct em_key key = { .isa = isa, .reason = reason,
 			      .tgid = EM_ANY_PID, .vcpu = EM_ANY_VCPU };
-	struct em_stats *st;
 
-	if (slot < EM_NSLOTS)
-		return bpf_map_lookup_elem(&stats, &slot);
-	st = em_hash_stats(&other_stats, &key, on_exit);
-	if (st)
-		return st;
-	if (on_exit)
+	row = slot < EM_NSLOTS ? em_slot_row(slot, on_exit) : em_other_row(&key, on_exit);
+	if (on_exit && row == EM_ROW_OTHER)
 		em_count(EM_CNT_OTHER_OVERFLOW);
-	slot = EM_SLOT_OTHER;
-	return bpf_map_lookup_elem(&stats, &slot);
+	return bpf_map_lookup_elem(&stats, &row);
 }
 
 static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reason,
@@ -187,7 +260,7 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 		.isa = isa,
 		.reason = reason,
 		.tgid = tgid,
-		.vcpu = breakdown_vcpu ? vcpu : EM_ANY_VCPU,
+		.vcpu = vcpu,
 	};
 	struct em_stats *st = em_hash_stats(&breakdown, &key, on_exit);
 

@@ -146,10 +146,10 @@ static __always_inline u32 em_vcpu_exit_reason(struct kvm_vcpu *vcpu, u32 isa)
 	return reason;
 }
 
-/* vcpu_id costs a probe read on raw_tp: only the vCPU filter and --per-vcpu need it. */
+/* vcpu_id costs a probe read on raw_tp: only the vCPU filter and the breakdown need it. */
 static __always_inline u32 em_vcpu_id(struct kvm_vcpu *vcpu)
 {
-	if (filter_vcpu == EM_ANY_VCPU && !breakdown_vcpu)
+	if (filter_vcpu == EM_ANY_VCPU && !breakdown_vcpu && !breakdown_vm)
 		return EM_ANY_VCPU;
 	return BPF_CORE_READ(vcpu, vcpu_id);
 }

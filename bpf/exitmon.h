@@ -44,6 +44,19 @@
 #define EM_NSLOTS (EM_SLOT_OTHER + 1)
 #define EM_NO_SLOT 0xffffffffu
 
+/*
+ * Rows of the per-CPU stats array, handed to slots on first use (a slot's
+ * row is claimed with cmpxchg by its first exit), so memory follows the
+ * reasons that occur, not the 361 a table could name: EM_ROWS x 2.2 KiB
+ * per possible CPU. Codes outside the slots get rows too, through the
+ * "other" hash (code -> row). Row 0 is OTHER: exits whose code found no
+ * free row or a full "other" hash (counted in EM_CNT_OTHER_OVERFLOW).
+ */
+#define EM_ROWS 32
+#define EM_ROW_OTHER 0
+/* Keys of the "other" hash (codes outside the slots -> row). */
+#define EM_OTHER_KEYS 64
+
 #define EM_SVM_EXIT_NPF 0x400u
 #define EM_SVM_EXIT_INVALID 0xffffffffu
 #define EM_SVM_EXIT_VMRUN_FAIL_FIRST 0xfffffffcu /* INVALID_PMC */
@@ -109,7 +122,7 @@ enum em_counter {
 	EM_CNT_ENTRIES,            /* entries of threads that passed the filters; derived */
 	EM_CNT_UNPAIRED_ENTRY,     /* entries with no recorded exit (first entry, filtered exit) */
 	EM_CNT_PENDING_FULL,       /* pending exits lost: evicted from the full pending LRU (derived) */
-	EM_CNT_OTHER_OVERFLOW,     /* unknown codes that found the "other" hash full */
+	EM_CNT_OTHER_OVERFLOW,     /* exits counted in row OTHER: no free row, or "other" hash full */
 	EM_CNT_BREAKDOWN_OVERFLOW, /* exits not broken down: per-VM/vCPU hash full */
 	EM_CNT_RECURSION_MISSES,   /* events the kernel did not run the programs for (bpf_prog_info) */
 	EM_CNT__MAX,

@@ -40,7 +40,8 @@ JOBS=${JOBS:-$(nproc)}
 # Paths of the source tarball the series touches or the build needs.
 SRC_PATHS=(arch/x86/kvm virt/kvm arch/x86/include/asm/kvm_host.h
 	arch/x86/include/asm/kvm-x86-ops.h scripts/extract-vmlinux
-	Documentation/admin-guide/kernel-parameters.txt)
+	Documentation/admin-guide/kernel-parameters.txt
+	Documentation/virt/kvm/x86/cpuid.rst)
 
 apply_only=0 source_only=0
 case "${1:-}" in
@@ -100,7 +101,7 @@ if [ ! -e "$tarball" ]; then
 	rm -rf "$tmp"
 fi
 [ "$source_only" = 0 ] || { echo "$tarball"; exit 0; }
-tar_id="$PKGVER $(stat -c '%s-%Y' "$tarball")"
+tar_id="$PKGVER $(stat -c '%s-%Y' "$tarball") ${SRC_PATHS[*]}"
 if [ "$(cat "$CACHE/pristine/.id" 2>/dev/null)" != "$tar_id" ]; then
 	log "unpacking kvm sources from $tarball"
 	rm -rf "$CACHE/pristine"

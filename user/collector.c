@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -37,10 +38,27 @@ struct em_collector {
 	struct em_stats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
 	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
+	const volatile __u64 *row_of; /* mmapped: slot -> row (bpf/aggregate.bpf.h) */
+	size_t row_of_len;
+	struct {
+		struct em_key key;
+		__u64 row;
+	} other[EM_OTHER_KEYS]; /* cache of the "other" hash: code -> row */
+	unsigned nother;
+	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
+	struct em_stats *bd_vals;
+	bool no_bd_batch;
 	/* VM/vCPU names of the breakdown rows and --vm, resolved in user space after each read */
 	struct em_names *names;
 	struct em_vm_select sel;
 };
+
+#define EM_BD_CHUNK 256u
+/*
+ * Kernel memory the breakdown may take (values; the hash adds ~50 bytes a
+ * key): --max-keys is refused beyond it, naming the option.
+ */
+#define EM_BD_MAX_BYTES (64u << 20)
 
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
 #define EM_BATCH_BYTES (1u << 20)
@@ -418,6 +436,48 @@ int em_collector_map_fd(const struct em_collector *c, const char *name)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
+/* "memlock:" of a BPF object's fd in /proc/self/fdinfo: the kernel memory it charges. */
+static uint64_t fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+uint64_t em_collector_map_bytes(const struct em_collector *c)
+{
+	struct bpf_map *m;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_map(m, c->skel->obj)
+		if (bpf_map__fd(m) >= 0)
+			sum += fd_memlock(bpf_map__fd(m));
+	return sum;
+}
+
+/* -v: what each map holds, so the cost on a many-CPU host is visible. */
+static void print_map_bytes(const struct em_collector *c)
+{
+	struct bpf_map *m;
+
+	fprintf(stderr, "exitmon: BPF maps hold %.1f MiB of kernel memory (%d possible CPUs):",
+		em_collector_map_bytes(c) / 1048576.0, c->ncpu);
+	bpf_object__for_each_map(m, c->skel->obj)
+		if (bpf_map__fd(m) >= 0)
+			fprintf(stderr, " %s %.1f KiB", bpf_map__name(m), fd_memlock(bpf_map__fd(m)) / 1024.0);
+	fputc('\n', stderr);
+}
+
 /* Reason filter bitmap; a code with no slot cannot be filtered, so it is refused. */
 static int set_reason_filter(struct exitmon_bpf *skel, const struct em_collector_cfg *cfg,
 			     char *err, size_t errlen)
@@ -476,11 +536,13 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	c->chunk = EM_BATCH_BYTES / (c->ncpu * sizeof(struct em_stats));
 	if (c->chunk < 1)
 		c->chunk = 1;
-	if (c->chunk > EM_NSLOTS)
-		c->chunk = EM_NSLOTS;
+	if (c->chunk > EM_ROWS)
+		c->chunk = EM_ROWS;
 	c->keys = calloc(c->chunk, sizeof(*c->keys));
 	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
-	if (!c->vals || !c->cnts || !c->keys || !c->batch) {
+	c->bd_keys = calloc(EM_BD_CHUNK, sizeof(*c->bd_keys));
+	c->bd_vals = calloc(EM_BD_CHUNK, sizeof(*c->bd_vals));
+	if (!c->vals || !c->cnts || !c->keys || !c->batch || !c->bd_keys || !c->bd_vals) {
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -503,6 +565,14 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (set_reason_filter(skel, cfg, err, errlen))
 		goto fail;
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
+		if ((uint64_t)cfg->max_keys * sizeof(struct em_stats) > EM_BD_MAX_BYTES) {
+			set_err(err, errlen, "--max-keys %u needs %llu MiB of kernel memory for the breakdown map (%zu bytes a key); the limit is %u MiB: use --max-keys %llu or less",
+				cfg->max_keys,
+				(unsigned long long)((uint64_t)cfg->max_keys * sizeof(struct em_stats) >> 20),
+				sizeof(struct em_stats), EM_BD_MAX_BYTES >> 20,
+				(unsigned long long)(EM_BD_MAX_BYTES / sizeof(struct em_stats)));
+			goto fail;
+		}
 		rc = bpf_map__set_max_entries(skel->maps.breakdown, cfg->max_keys);
 		if (rc) {
 			set_err(err, errlen, "cannot size the breakdown map: %s", strerror(-rc));
@@ -520,6 +590,9 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
 			set_err(err, errlen, "permission denied loading BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)");
+		else if (rc == -ENOMEM && (cfg->filters.per_vm || cfg->filters.per_vcpu))
+			set_err(err, errlen, "the kernel refused memory for the BPF maps (the breakdown map holds --max-keys %u keys of %zu bytes): lower --max-keys",
+				cfg->max_keys, sizeof(struct em_stats));
 		else
 			set_err(err, errlen, "cannot load BPF programs (%s): %s (run with -v for libbpf's log)",
 				em_collector_attach_name(c), strerror(-rc));
@@ -531,6 +604,15 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 			em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
+	c->row_of_len = ((EM_NSLOTS + 1) * sizeof(__u64) + 4095) & ~(size_t)4095;
+	c->row_of = mmap(NULL, c->row_of_len, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.row_of), 0);
+	if (c->row_of == MAP_FAILED) {
+		c->row_of = NULL;
+		set_err(err, errlen, "cannot map the row_of BPF map: %s", strerror(errno));
+		goto fail;
+	}
+	if (cfg->verbose)
+		print_map_bytes(c);
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
 		if (!(c->names = em_names_new("/"))) {
 			set_err(err, errlen, "out of memory");
@@ -592,41 +674,119 @@ static void slot_code(__u32 slot, uint32_t *isa, uint32_t *reason)
 	}
 }
 
-static int read_hash(struct em_collector *c, int fd, struct em_snapshot *s)
+/* --per-vm without --per-vcpu: a VM's row is the sum of its vCPUs' keys. */
+static int add_breakdown(struct em_snapshot *s, const struct em_key *k, const struct em_stats *st)
 {
-	struct em_key key, next;
-	struct em_key *prev = NULL;
-	struct em_stats sum;
+	return add_row(s, k->isa, k->reason, k->tgid,
+		       s->meta.filters.per_vcpu ? k->vcpu : EM_ANY_VCPU, st);
+}
+
+/*
+ * The breakdown hash (one value per key, not per CPU), EM_BD_CHUNK keys per
+ * syscall; one lookup per key where the kernel lacks batch ops on hashes.
+ */
+static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
+{
+	struct em_key key, next, *prev = NULL;
+	__u32 in = 0, out = 0, count, i;
+	bool first = true;
 	int rc;
 
+	while (!c->no_bd_batch) {
+		count = EM_BD_CHUNK;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->bd_keys, c->bd_vals,
+					  &count, NULL);
+		if (rc && rc != -ENOENT && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
+			c->no_bd_batch = true;
+			break;
+		}
+		if (rc && rc != -ENOENT)
+			return rc;
+		for (i = 0; i < count; i++)
+			if ((rc = add_breakdown(s, &c->bd_keys[i], &c->bd_vals[i])))
+				return rc;
+		if (rc == -ENOENT || !count)
+			return 0; /* the last chunk */
+		in = out;
+		first = false;
+	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->vals))
+		if (bpf_map_lookup_elem(fd, &key, c->bd_vals))
 			continue; /* deleted meanwhile */
-		sum_cpus(c, c->vals, &sum);
-		rc = add_row(s, key.isa, key.reason, key.tgid, key.vcpu, &sum);
-		if (rc)
+		if ((rc = add_breakdown(s, &key, c->bd_vals)))
 			return rc;
 	}
 	return 0;
 }
 
-static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 slot,
+/* Reloads the "other" hash's code -> row pairs (rows never change once set). */
+static void load_other(struct em_collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.other_row);
+	struct em_key key, next, *prev = NULL;
+	__u64 row;
+
+	c->nother = 0;
+	while (c->nother < EM_OTHER_KEYS && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &row) && row) {
+			c->other[c->nother].key = key;
+			c->other[c->nother].row = row;
+			c->nother++;
+		}
+	}
+}
+
+/*
+ * The code a row counts: a slot from the mmapped row_of, else a code of
+ * the "other" hash. Called after the row's values were read: the claim
+ * set the owner before the first count, so a row with data has one.
+ * Row 0 (and, defensively, a row with no owner) is OTHER.
+ */
+static void row_code(struct em_collector *c, __u32 row, uint32_t *isa, uint32_t *reason)
+{
+	unsigned slot, i, pass;
+
+	*isa = 0;
+	*reason = 0;
+	if (row == EM_ROW_OTHER)
+		return;
+	for (slot = 0; slot < EM_NSLOTS; slot++)
+		if (c->row_of[slot] == row) {
+			slot_code(slot, isa, reason);
+			return;
+		}
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < c->nother; i++)
+			if (c->other[i].row == row) {
+				*isa = c->other[i].key.isa;
+				*reason = c->other[i].key.reason;
+				return;
+			}
+		if (!pass)
+			load_other(c); /* claimed since the last load */
+	}
+}
+
+static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
 		    const struct em_stats *vals)
 {
 	struct em_stats sum;
 	uint32_t isa, reason;
 
 	sum_cpus(c, vals, &sum);
-	slot_code(slot, &isa, &reason);
+	if (!sum.count && !sum.lat_count)
+		return 0;
+	row_code(c, row, &isa, &reason);
 	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
 }
 
 /*
- * The stats array, in chunks of c->chunk slots per syscall (2 calls on a
- * 2-CPU host instead of 358); one lookup per slot where the kernel lacks
- * batch operations on arrays.
+ * The stats rows, in chunks of c->chunk rows per syscall; one lookup per
+ * row where the kernel lacks batch operations on arrays.
  */
 static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 {
@@ -655,7 +815,7 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 	}
 	if (!c->no_batch)
 		return 0;
-	for (slot = 0; slot < EM_NSLOTS; slot++) {
+	for (slot = 0; slot < EM_ROWS; slot++) {
 		if (bpf_map_lookup_elem(fd, &slot, c->vals))
 			return -errno;
 		rc = add_slot(c, s, slot, c->vals);
@@ -719,9 +879,8 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 	rc = read_stats(c, fd, s);
 	if (rc)
 		return rc;
-	rc = read_hash(c, bpf_map__fd(skel->maps.other_stats), s);
-	if (!rc && (s->meta.filters.per_vm || s->meta.filters.per_vcpu))
-		rc = read_hash(c, bpf_map__fd(skel->maps.breakdown), s);
+	if (s->meta.filters.per_vm || s->meta.filters.per_vcpu)
+		rc = read_breakdown(c, bpf_map__fd(skel->maps.breakdown), s);
 	if (rc)
 		return rc;
 	fd = bpf_map__fd(skel->maps.counters);
@@ -753,6 +912,8 @@ void em_collector_close(struct em_collector *c)
 {
 	if (!c)
 		return;
+	if (c->row_of)
+		munmap((void *)c->row_of, c->row_of_len);
 	exitmon_bpf__destroy(c->skel);
 	em_names_free(c->names);
 	em_vm_select_free(&c->sel);
@@ -760,5 +921,7 @@ void em_collector_close(struct em_collector *c)
 	free(c->cnts);
 	free(c->keys);
 	free(c->batch);
+	free(c->bd_keys);
+	free(c->bd_vals);
 	free(c);
 }

@@ -39,8 +39,10 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 int em_collector_read(struct em_collector *c, struct em_snapshot *s);
 /* "raw_tp", "tp" or "tp_format" */
 const char *em_collector_attach_name(const struct em_collector *c);
-/* fd of one of the maps ("stats", "other_stats", "counters", ...), for tests. */
+/* fd of one of the maps ("stats", "row_of", "other_row", "counters", ...), for tests. */
 int em_collector_map_fd(const struct em_collector *c, const char *name);
+/* Kernel memory the maps hold (memlock in fdinfo); also printed at open with -v. */
+uint64_t em_collector_map_bytes(const struct em_collector *c);
 void em_collector_close(struct em_collector *c);
 
 /* --- exposed for tests ------------------------------------------------ */

@@ -125,7 +125,7 @@ static void print_lat(FILE *f, const struct em_row *r)
 static void print_counters(FILE *f, const uint64_t *c)
 {
 	if (c[EM_CNT_OTHER_OVERFLOW])
-		fprintf(f, "warning: %llu exits with codes outside the reason table found the 'other' table full (row OTHER)\n",
+		fprintf(f, "warning: %llu exits counted in row OTHER (no free row, or the 'other' table full)\n",
 			(unsigned long long)c[EM_CNT_OTHER_OVERFLOW]);
 	if (c[EM_CNT_BREAKDOWN_OVERFLOW])
 		fprintf(f, "warning: %llu exits missing from the breakdown (table full; raise --max-keys)\n",

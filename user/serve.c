@@ -17,7 +17,9 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "metrics.h"
+#include "err.h"
 #include "reasons.h"
+#include "safefile.h"
 #include "serve.h"
 #include "sysinfo.h"
 
@@ -161,7 +163,7 @@ static enum MHD_Result scrape(struct server *sv, struct MHD_Connection *c)
 	rc = em_collector_read(sv->col, &sv->cur);
 	ctx.collect_seconds = mono_s() - t0;
 	if (rc) {
-		fprintf(stderr, "exitmon: cannot read the maps: %s\n", strerror(-rc));
+		em_err("cannot read the maps: %s", strerror(-rc));
 		return text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
 	}
 	f = open_memstream(&buf, &len);
@@ -204,9 +206,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	char line[512];
+
 	(void)cls;
-	fputs("exitmon: http: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	em_err("http: %s", line);
 }
 
 int cmd_serve(const struct em_opts *o)
@@ -214,26 +219,34 @@ int cmd_serve(const struct em_opts *o)
 	const char *listen = o->listen ? o->listen : EM_SERVE_DEFAULT_LISTEN;
 	struct sockaddr_storage ss;
 	struct server sv = { .o = o };
-	struct MHD_Daemon *d;
+	struct em_safefile ready = { .dirfd = -1, .fd = -1 };
+	struct MHD_Daemon *d = NULL;
 	char err[512], addr[INET6_ADDRSTRLEN];
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	sigset_t set;
-	int sig = 0;
+	int sig = 0, rc = EM_EXIT_FAIL;
 
 	if (em_serve_parse_listen(listen, &ss, err, sizeof(err))) {
-		fprintf(stderr, "exitmon: %s\n", err);
+		em_err("%s", err);
 		return EM_EXIT_USAGE;
 	}
+	/* as run: checked before attaching, and an existing path is never touched */
+	if (o->ready_file && (rc = em_safefile_open(&ready, o->ready_file, false, err, sizeof(err)))) {
+		em_err("cannot create ready file %s: %s", o->ready_file,
+		       rc == -EEXIST ? "it already exists" : err);
+		return EM_EXIT_FAIL;
+	}
+	rc = EM_EXIT_FAIL;
+	em_snapshot_init(&sv.cur);
 	{
 		struct em_collector_cfg cfg = em_cli_collector_cfg(o);
 
 		sv.col = em_collector_open(&cfg, err, sizeof(err));
 	}
 	if (!sv.col) {
-		fprintf(stderr, "exitmon: %s\n", err);
-		return EM_EXIT_FAIL;
+		em_err("%s", err);
+		goto out;
 	}
-	em_snapshot_init(&sv.cur);
 	sv.cur.meta.isa = o->isa;
 	sv.cur.meta.filters = o->filters;
 	sv.mst.max_series = o->max_series;
@@ -251,6 +264,7 @@ int cmd_serve(const struct em_opts *o)
 		flags |= MHD_USE_IPv6;
 	if (o->verbose)
 		flags |= MHD_USE_ERROR_LOG;
+	errno = 0;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &sv,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)EM_SERVE_MAX_CONNECTIONS,
@@ -260,33 +274,36 @@ int cmd_serve(const struct em_opts *o)
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_END);
 	if (!d) {
-		fprintf(stderr, "exitmon: cannot listen on %s: %s\n", listen,
-			errno ? strerror(errno) : "libmicrohttpd failed to start");
-		em_collector_close(sv.col);
-		return EM_EXIT_FAIL;
+		em_err("cannot listen on %s: %s", listen,
+		       errno ? strerror(errno) : "libmicrohttpd failed to start");
+		goto out;
 	}
 	if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
-	fprintf(stderr, "exitmon: serving metrics on http://%s%s%s:%s/metrics (%s, %s)\n",
-		ss.ss_family == AF_INET6 ? "[" : "", addr, ss.ss_family == AF_INET6 ? "]" : "",
-		strrchr(listen, ':') + 1, em_isa_name(o->isa) ?: "unknown isa",
-		em_collector_attach_name(sv.col));
-	if (o->ready_file) {
-		int fd = open(o->ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-
-		if (fd >= 0)
-			close(fd);
+	em_err("serving metrics on http://%s%s%s:%s/metrics (%s, %s)",
+	       ss.ss_family == AF_INET6 ? "[" : "", addr, ss.ss_family == AF_INET6 ? "]" : "",
+	       strrchr(listen, ':') + 1, em_isa_name(o->isa) ?: "unknown isa",
+	       em_collector_attach_name(sv.col));
+	if (o->ready_file && (rc = em_safefile_write(&ready, "", 0, err, sizeof(err)))) {
+		em_err("cannot create ready file %s: %s", o->ready_file,
+		       rc == -EEXIST ? "it already exists" : err);
+		rc = EM_EXIT_FAIL;
+		goto out;
 	}
 	while (sigwait(&set, &sig) || (sig != SIGINT && sig != SIGTERM && sig != SIGHUP))
 		;
-	MHD_stop_daemon(d);
+	em_err("stopped (%s)", strsignal(sig));
+	rc = EM_EXIT_OK;
+out:
+	if (d)
+		MHD_stop_daemon(d);
 	em_collector_close(sv.col);
 	em_snapshot_free(&sv.cur);
 	em_metrics_state_free(&sv.mst);
-	fprintf(stderr, "exitmon: stopped (%s)\n", strsignal(sig));
-	return EM_EXIT_OK;
+	em_safefile_close(&ready);
+	return rc;
 }
 
 /* --- textfile ---------------------------------------------------------- */
@@ -306,7 +323,7 @@ int em_textfile_update(const struct em_opts *o, const struct em_collector *col,
 
 	st.max_series = o->max_series;
 	if (em_metrics_write_textfile(o->textfile_dir, s, &st, &ctx, err, sizeof(err))) {
-		fprintf(stderr, "exitmon: %s\n", err);
+		em_err("%s", err);
 		return -1;
 	}
 	return 0;

@@ -62,7 +62,7 @@ int piece_pending(struct __sk_buff *skb)
 SEC("tc")
 int piece_arrays(struct __sk_buff *skb)
 {
-	__u32 slot = EM_SVM_BASE + 0x72;
+	__u32 slot = 1; /* a claimed row */
 	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
 
 	if (st)
@@ -76,7 +76,7 @@ int piece_arrays(struct __sk_buff *skb)
 SEC("tc")
 int piece_latency(struct __sk_buff *skb)
 {
-	__u32 slot = EM_SVM_BASE + 0x72;
+	__u32 slot = 1; /* a claimed row */
 	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
 	__u64 t = bpf_ktime_get_ns();
 

@@ -130,16 +130,38 @@ static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct 
 	return ok;
 }
 
+/* The stats row a slot was given (EM_ROW_OTHER: none). */
+static uint32_t slot_row(struct fx *f, uint32_t slot)
+{
+	uint64_t row = EM_ROW_OTHER;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &slot, &row), 0);
+	return row;
+}
+
+/* Stats of a code: its row (by slot, or by its "other" key); zero when it has none. */
 static struct em_stats reason_stats(struct fx *f, uint32_t isa, uint32_t reason)
 {
 	struct em_stats st;
-	uint32_t slot = em_slot(isa, reason);
+	uint32_t slot = em_slot(isa, reason), row = EM_ROW_OTHER;
 	struct em_key k = { isa, reason, EM_ANY_PID, EM_ANY_VCPU };
+	uint64_t r;
 
+	memset(&st, 0, sizeof(st));
 	if (slot < EM_NSLOTS)
-		assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
-	else if (!lookup_sum(f, f->skel->maps.other_stats, &k, &st))
-		memset(&st, 0, sizeof(st));
+		row = slot_row(f, slot);
+	else if (!bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.other_row), &k, &r))
+		row = r;
+	if (row != EM_ROW_OTHER)
+		assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
+	return st;
+}
+
+static struct em_stats row_stats(struct fx *f, uint32_t row)
+{
+	struct em_stats st;
+
+	assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
 	return st;
 }
 
@@ -155,22 +177,16 @@ static uint64_t counter(struct fx *f, uint32_t idx)
 	return sum;
 }
 
-/* Sum of counts over the stats array and the "other" hash. */
+/* Sum of counts over every row (the "other" codes have rows too). */
 static uint64_t all_counts(struct fx *f)
 {
-	struct em_key k, *prev = NULL;
 	struct em_stats st;
 	uint64_t sum = 0;
-	uint32_t slot;
+	uint32_t row;
 
-	for (slot = 0; slot < EM_NSLOTS; slot++) {
-		assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
+	for (row = 0; row < EM_ROWS; row++) {
+		assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
 		sum += st.count;
-	}
-	while (!bpf_map_get_next_key(bpf_map__fd(f->skel->maps.other_stats), prev, &k)) {
-		assert_true(lookup_sum(f, f->skel->maps.other_stats, &k, &st));
-		sum += st.count;
-		prev = &k;
 	}
 	return sum;
 }
@@ -367,7 +383,7 @@ static void test_out_of_table_codes(void **state)
 {
 	struct fx *f;
 	struct em_stats st;
-	uint32_t slot = EM_SLOT_OTHER, i;
+	uint32_t i;
 
 	(void)state;
 	NEED_ENV();
@@ -381,14 +397,61 @@ static void test_out_of_table_codes(void **state)
 	assert_int_equal(st.lat_sum, 40);
 	assert_int_equal(reason_stats(f, VMX, 200).count, 1);
 	assert_int_equal(reason_stats(f, 7, 1).count, 1);
-	/* fill the bounded "other" table: the rest is still counted, in OTHER */
+	/* use up the rows: the rest is still counted, in OTHER */
 	for (i = 0; i < 100; i++)
 		EXIT(f, TID(1, 1), SVM, 0x1000 + i, 0, 0);
-	assert_true(lookup_sum(f, f->skel->maps.stats, &slot, &st));
-	assert_int_equal(st.count, 100 - (64 - 3));
-	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (64 - 3));
+	st = row_stats(f, EM_ROW_OTHER);
+	assert_int_equal(st.count, 100 - (EM_ROWS - 1 - 3));
+	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 100 - (EM_ROWS - 1 - 3));
+	assert_int_equal(reason_stats(f, SVM, 0x1000 + 200).count, 0);
+	for (i = 0; i < 100; i++) /* again: no code claims anything any more */
+		EXIT(f, TID(1, 1), SVM, 0x1000 + i, 0, 0);
+	assert_int_equal(row_stats(f, EM_ROW_OTHER).count, 2 * (100 - (EM_ROWS - 1 - 3)));
+	assert_int_equal(reason_stats(f, SVM, 0x1000).count, 2);
 	/* every exit is in exactly one row: the derivation of counters.exits */
-	assert_int_equal(all_counts(f), 103);
+	assert_int_equal(all_counts(f), 203);
+	fx_close(f);
+}
+
+/*
+ * Rows are handed out on first use: the first EM_ROWS - 1 codes get one
+ * each, the rest go to row OTHER, counted as overflow, with their
+ * latency; nothing is lost.
+ */
+static void test_rows_on_first_use_and_overflow(void **state)
+{
+	const uint32_t ncodes = EM_ROWS + 8;
+	struct em_stats st;
+	struct fx *f;
+	uint32_t i, k = EM_NSLOTS;
+	uint64_t used;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(NULL);
+	assert_int_equal(slot_row(f, em_slot(SVM, 0x72)), EM_ROW_OTHER); /* none yet */
+	for (i = 0; i < ncodes; i++) {
+		EXIT(f, TID(1, 1), SVM, i, 0, 100 * i);
+		ENTRY(f, TID(1, 1), 0, 100 * i + 7);
+		EXIT(f, TID(1, 1), SVM, i, 0, 100 * i + 50); /* the same code again: same row */
+		ENTRY(f, TID(1, 1), 0, 100 * i + 60);
+	}
+	for (i = 0; i < EM_ROWS - 1; i++) {
+		assert_int_equal(slot_row(f, em_slot(SVM, i)), i + 1);
+		st = reason_stats(f, SVM, i);
+		assert_int_equal(st.count, 2);
+		assert_int_equal(st.lat_sum, 7 + 10);
+	}
+	for (; i < ncodes; i++)
+		assert_int_equal(slot_row(f, em_slot(SVM, i)), EM_ROW_OTHER);
+	st = row_stats(f, EM_ROW_OTHER);
+	assert_int_equal(st.count, 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(st.lat_count, 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(counter(f, EM_CNT_OTHER_OVERFLOW), 2 * (ncodes - (EM_ROWS - 1)));
+	assert_int_equal(all_counts(f), 2 * ncodes);
+	/* the row counter stopped at the end: it cannot wrap round to reuse rows */
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &k, &used), 0);
+	assert_int_equal(used, EM_ROWS - 1);
 	fx_close(f);
 }
 
@@ -457,6 +520,34 @@ static void test_breakdown_per_vcpu(void **state)
 	ENTRY(f, TID(100, 104), 3, 5);
 	assert_false(lookup_sum(f, f->skel->maps.breakdown, &k3, &st));
 	assert_int_equal(reason_stats(f, SVM, 0x72).lat_count, 9);
+	fx_close(f);
+}
+
+/*
+ * --per-vm alone: keys still carry the vCPU (one key is only ever updated
+ * by one vCPU, so the plain hash needs no per-CPU copies); the collector
+ * sums them per VM. The value is one em_stats, not one per CPU.
+ */
+static void test_breakdown_per_vm_keys_by_vcpu(void **state)
+{
+	struct opts o = { .per_vm = true, .breakdown_max = 8 };
+	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 };
+	struct em_stats st;
+	struct fx *f;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_stats));
+	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
+	ENTRY(f, TID(100, 101), 0, 4);
+	EXIT(f, TID(100, 102), SVM, 0x72, 1, 0);
+	EXIT(f, TID(100, 102), SVM, 0x72, 1, 10);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k0, &st), 0);
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.lat_sum, 4);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k1, &st), 0);
+	assert_int_equal(st.count, 2);
 	fx_close(f);
 }
 
@@ -704,6 +795,7 @@ static void test_exit_and_entry_on_different_cpus(void **state)
 	ev_on(f, 1, 1, TID(100, 101), 0, 0, EM_ANY_VCPU, T0 + 40, k);
 	vals = calloc(f->ncpu, sizeof(*vals));
 	assert_non_null(vals);
+	slot = slot_row(f, slot);
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &slot, vals), 0);
 	assert_int_equal(vals[0].count, 1);
 	assert_int_equal(vals[0].lat_count, 0);
@@ -747,8 +839,12 @@ static void test_load_attach_real(void **state)
 	em_snapshot_init(&s);
 	s.meta.filters = o.filters;
 	assert_int_equal(em_collector_read(c, &s), 0);
-	print_message("# attached with %s; %zu rows (no VM runs here)\n",
-		      em_collector_attach_name(c), s.nrows);
+	print_message("# attached with %s; %zu rows (no VM runs here); maps hold %llu KiB\n",
+		      em_collector_attach_name(c), s.nrows,
+		      (unsigned long long)em_collector_map_bytes(c) >> 10);
+	/* at least the stats array: EM_NSLOTS values per possible CPU */
+	assert_true(em_collector_map_bytes(c) >=
+		    (uint64_t)EM_ROWS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
 	em_snapshot_free(&s);
 	em_collector_close(c);
 }
@@ -775,6 +871,7 @@ static void test_collector_reads_maps(void **state)
 	int ncpu = libbpf_num_possible_cpus(), cpu;
 	size_t i, j;
 	uint32_t slot, idx = EM_CNT_FILTERED;
+	uint64_t row;
 
 	(void)state;
 	NEED_ENV();
@@ -796,13 +893,21 @@ static void test_collector_reads_maps(void **state)
 			vals[cpu].lat_max = 100 + cpu;
 			vals[cpu].hist[em_hist_bucket(100 + cpu)] = 1;
 		}
+		/* as a first exit does: give the slot a row, then count in it */
 		slot = em_slot(codes[i].isa, codes[i].reason);
 		assert_true(slot < EM_NSLOTS);
-		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &slot, vals, 0), 0);
+		row = i + 1;
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "row_of"), &slot, &row, 0), 0);
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
+						     vals, 0), 0);
 	}
+	/* a code outside the slots, counted in the row its "other" key names */
 	memset(vals, 0, ncpu * sizeof(*vals));
 	vals[0].count = 3;
-	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_stats"), &k, vals, 0), 0);
+	row = EM_ROWS - 1;
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_row"), &k, &row, 0), 0);
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
+					     vals, 0), 0);
 	cnt[ncpu - 1] = 42;
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"), &idx, cnt, 0), 0);
 	/* pending_full = inserted - deleted - left in the LRU + refused: 10 - 3 - 2 + 1 */
@@ -906,6 +1011,61 @@ static void test_attach_tp_format(void **state)
 	assert_int_equal(em_collector_read(c, &s), 0);
 	em_snapshot_free(&s);
 	em_collector_close(c);
+}
+
+/*
+ * The breakdown read: batched over the plain hash; --per-vm sums a VM's
+ * vCPU keys into one row, --per-vcpu keeps them. --max-keys is bounded by
+ * the bytes it takes, and the refusal names the option.
+ */
+static void test_collector_breakdown_rows(void **state)
+{
+	struct em_collector_cfg o;
+	struct em_collector *c;
+	struct em_snapshot s;
+	struct em_stats st;
+	struct em_key k;
+	char err[512] = "";
+	uint32_t v;
+	int pass;
+
+	(void)state;
+	NEED_ENV();
+	for (pass = 0; pass < 2; pass++) {
+		memset(&o, 0, sizeof(o));
+		o.filters.vcpu = -1;
+		o.isa = EM_ISA_SVM;
+		o.max_keys = 1024;
+		o.filters.per_vm = true;
+		o.filters.per_vcpu = pass == 1;
+		c = collector_or_skip(&o);
+		/* 600 keys: more than one batch of 256 */
+		for (v = 0; v < 600; v++) {
+			memset(&st, 0, sizeof(st));
+			st.count = v + 1;
+			k = (struct em_key){ SVM, 0x72, 100 + v % 2, v };
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &k, &st, 0), 0);
+		}
+		em_snapshot_init(&s);
+		s.meta.filters = o.filters;
+		assert_int_equal(em_collector_read(c, &s), 0);
+		if (pass == 0) {
+			/* VM 100: vCPUs 0, 2, ..., 598 -> counts 1 + 3 + ... + 599 = 300^2 */
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 100, EM_ANY_VCPU)->st.count, 90000);
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 101, EM_ANY_VCPU)->st.count, 90300);
+			assert_int_equal(s.nrows, 2);
+		} else {
+			assert_int_equal(s.nrows, 600);
+			assert_int_equal(em_snapshot_row(&s, SVM, 0x72, 101, 599)->st.count, 600);
+		}
+		em_snapshot_free(&s);
+		em_collector_close(c);
+	}
+	o.max_keys = 65536;
+	c = em_collector_open(&o, err, sizeof(err));
+	assert_null(c);
+	assert_non_null(strstr(err, "--max-keys 65536 needs"));
+	assert_non_null(strstr(err, "use --max-keys"));
 }
 
 /* A --reason code without a slot would silently drop every exit: refused. */
@@ -1078,8 +1238,10 @@ int main(void)
 		cmocka_unit_test(test_vmx_flags_pass_basic_filter),
 		cmocka_unit_test(test_pid_and_vcpu_filters),
 		cmocka_unit_test(test_out_of_table_codes),
+		cmocka_unit_test(test_rows_on_first_use_and_overflow),
 		cmocka_unit_test(test_isas_do_not_collide),
 		cmocka_unit_test(test_breakdown_per_vcpu),
+		cmocka_unit_test(test_breakdown_per_vm_keys_by_vcpu),
 		cmocka_unit_test(test_histogram_edges),
 		cmocka_unit_test(test_pending_slot_collision),
 		cmocka_unit_test(test_reused_tid_not_paired),
@@ -1093,6 +1255,7 @@ int main(void)
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),
 		cmocka_unit_test(test_attach_tp_format),
 		cmocka_unit_test(test_reason_without_slot_refused),
+		cmocka_unit_test(test_collector_breakdown_rows),
 		cmocka_unit_test(test_kvm_tp_layouts_from_btf),
 		cmocka_unit_test(test_tp_format_offsets),
 		cmocka_unit_test(test_kernel_version),

@@ -34,6 +34,18 @@
  * and per VM:  vm=I n=N m=M work_ns=T  (T: KVM_RUN start to the sync exit)
  *   -t SEC        give up after SEC seconds (default 120): print each VM's
  *                 progress and exit 124
+ *   --sleep-us U  the VMM sleeps U microseconds on each work OUT before it
+ *                 re-enters the guest (time spent in userspace)
+ *   --fep         each query is prefixed with KVM's forced-emulation
+ *                 prefix (ud2; "kvm"): a #UD exit, and KVM's emulator
+ *                 executes the CPUID (needs kvm.force_emulation_prefix=1)
+ *   -c VCPUS      VCPUS vCPUs per VM: vCPU 0 runs the program above; the
+ *                 others do the same work and sync OUT, then hlt (no
+ *                 queries), so vCPU 0's queries see exactly VCPUS times
+ *                 the work (not with -b)
+ *   --stats       read the vCPU's binary statistic "exits" (KVM_GET_STATS_FD)
+ *                 at the first report OUT of each query; printed as
+ *                 vm=I q=K stat_exits=N
  * Exit status 0 iff every VM reached hlt with the expected exits.
  */
 #define _GNU_SOURCE
@@ -61,14 +73,18 @@
 #define MAX_B 16
 #define MAX_Q 512
 #define MAX_VMS 8
+#define MAX_VCPUS 8
+#define CODE2_GPA 0x4000u		/* the other vCPUs' program */
 
 static uint32_t q_leaf[MAX_Q], q_ecx[MAX_Q];
 static int nq;
 static uint32_t b_leaf[MAX_B], b_ecx[MAX_B];
 static int nb;
 static unsigned long base_n = 1000, base_m = 100;
-static int nvms = 1, intel_cpuid;
+static int nvms = 1, ncpus = 1, intel_cpuid;
 static unsigned timeout_s = 120;
+static unsigned sleep_us;
+static int fep, want_stats;
 static int kvm_fd;
 static pthread_barrier_t sync_barrier, start_barrier;
 
@@ -76,6 +92,7 @@ struct vm {
 	int idx;
 	unsigned long n, m;
 	uint32_t res[(MAX_B + MAX_Q) * 4];
+	uint64_t stat_exits[MAX_B + MAX_Q];
 	int nres;
 	unsigned long outs;
 	uint64_t work_ns;
@@ -115,8 +132,9 @@ static uint64_t now_ns(void)
 #define D32(v) B((v) & 0xff, ((v) >> 8) & 0xff, ((v) >> 16) & 0xff, ((v) >> 24) & 0xff)
 
 /* Code for COUNT queries read from the table at TAB (leaf, ecx pairs):
- * cpuid, then EAX, EBX, ECX, EDX out to the report port. */
-static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count)
+ * cpuid (with KVM's forced-emulation prefix if EMUL), then EAX, EBX,
+ * ECX, EDX out to the report port. */
+static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count, int emul)
 {
 	uint8_t *loop, *jz;
 
@@ -130,6 +148,8 @@ static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count)
 	loop = p;
 	B(0x66, 0x8b, 0x04);            /* mov eax,[si] */
 	B(0x66, 0x8b, 0x4c, 0x04);      /* mov ecx,[si+4] */
+	if (emul)
+		B(0x0f, 0x0b, 'k', 'v', 'm'); /* ud2; "kvm" */
 	B(0x0f, 0xa2);                  /* cpuid */
 	B(0x66, 0x89, 0xd5);            /* mov ebp,edx */
 	B(0xba, PORT_REPORT, 0x00);     /* mov dx,0xe0 */
@@ -149,13 +169,13 @@ static uint8_t *gen_queries(uint8_t *p, uint16_t tab, int count)
 }
 
 /* Emit the guest program; returns its length. */
-static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
+static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m, int queries)
 {
 	uint8_t *s = p;
 	uint8_t *loop;
 
-	if (nb) {
-		p = gen_queries(p, BTAB_GPA, nb);
+	if (nb && queries) {
+		p = gen_queries(p, BTAB_GPA, nb, 0);
 		B(0xe6, PORT_START);    /* out 0xe2, al */
 	}
 	/* mov esi, n */
@@ -175,7 +195,8 @@ static size_t gen_code(uint8_t *p, unsigned long n, unsigned long m)
 	B(0x66, 0x4e);                  /* dec esi */
 	B(0x75, (uint8_t)(loop - (p + 2)));
 	B(0xe6, PORT_SYNC);             /* out 0xe1, al */
-	p = gen_queries(p, QTAB_GPA, nq);
+	if (queries)
+		p = gen_queries(p, QTAB_GPA, nq, fep);
 	B(0xf4);                        /* hlt */
 	B(0xeb, 0xfe);                  /* jmp $ */
 	return p - s;
@@ -205,17 +226,109 @@ static void set_intel_cpuid(int vcpu)
 	free(c);
 }
 
+/* Offset of the binary statistic "exits" in the vCPU's stats file. */
+static int stats_open(int vcpu, uint64_t *off)
+{
+	struct kvm_stats_header h;
+	int fd = ioctl(vcpu, KVM_GET_STATS_FD, NULL);
+	size_t dsz;
+	char *d;
+
+	if (fd < 0 || pread(fd, &h, sizeof(h), 0) != sizeof(h))
+		die("KVM_GET_STATS_FD");
+	dsz = sizeof(struct kvm_stats_desc) + h.name_size;
+	d = calloc(1, dsz);
+	if (!d)
+		die("calloc");
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		struct kvm_stats_desc *sd = (void *)d;
+
+		if (pread(fd, d, dsz, h.desc_offset + i * dsz) != (ssize_t)dsz)
+			die("stats descriptors");
+		if (!strcmp(sd->name, "exits")) {
+			*off = h.data_offset + sd->offset;
+			free(d);
+			return fd;
+		}
+	}
+	fprintf(stderr, "kvmq: no binary statistic 'exits'\n");
+	exit(2);
+}
+
+/* vCPUs 1.. of a VM: work, sync, hlt. */
+struct helper {
+	int vcpu;
+	unsigned long m, outs;
+	int ok;
+	pthread_t th;
+};
+
+static void setup_vcpu(int vcpu, uint64_t rip)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (intel_cpuid)
+		set_intel_cpuid(vcpu);
+	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+		die("KVM_GET_SREGS");
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.ds.base = 0;
+	sregs.ds.selector = 0;
+	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+		die("KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rflags = 2;
+	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+		die("KVM_SET_REGS");
+}
+
+static void *run_helper(void *arg)
+{
+	struct helper *h = arg;
+	size_t runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_run *run = mmap(NULL, runsz, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, h->vcpu, 0);
+	int synced = 0;
+
+	if (run == MAP_FAILED)
+		die("mmap run");
+	for (;;) {
+		if (ioctl(h->vcpu, KVM_RUN, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT)
+			break;
+		if (run->exit_reason != KVM_EXIT_IO)
+			return NULL;
+		if (run->io.port == PORT_WORK) {
+			h->outs += run->io.count;
+		} else if (run->io.port == PORT_SYNC) {
+			synced = 1;
+			pthread_barrier_wait(&sync_barrier);
+		} else {
+			return NULL;
+		}
+	}
+	h->ok = synced && h->outs == h->m;
+	return NULL;
+}
+
 static void *run_vm(void *arg)
 {
 	struct vm *v = arg;
 	int vmfd, vcpu;
 	uint8_t *mem;
 	struct kvm_run *run;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
 	size_t runsz;
 	uint64_t t0;
-	int synced = 0, started = !nb;
+	int synced = 0, started = !nb, stats_fd = -1;
+	struct helper helpers[MAX_VCPUS];
+	uint64_t stats_off = 0;
 
 	vmfd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	if (vmfd < 0)
@@ -224,7 +337,8 @@ static void *run_vm(void *arg)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap");
-	gen_code(mem + CODE_GPA, v->n, v->m);
+	gen_code(mem + CODE_GPA, v->n, v->m, 1);
+	gen_code(mem + CODE2_GPA, v->n, v->m, 0);
 	for (int i = 0; i < nq; i++) {
 		memcpy(mem + QTAB_GPA + 8 * i, &q_leaf[i], 4);
 		memcpy(mem + QTAB_GPA + 8 * i + 4, &q_ecx[i], 4);
@@ -242,25 +356,25 @@ static void *run_vm(void *arg)
 	vcpu = ioctl(vmfd, KVM_CREATE_VCPU, 0);
 	if (vcpu < 0)
 		die("KVM_CREATE_VCPU");
-	if (intel_cpuid)
-		set_intel_cpuid(vcpu);
+	if (want_stats)
+		stats_fd = stats_open(vcpu, &stats_off);
 	runsz = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	run = mmap(NULL, runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
 	if (run == MAP_FAILED)
 		die("mmap run");
-	if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-		die("KVM_GET_SREGS");
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	sregs.ds.base = 0;
-	sregs.ds.selector = 0;
-	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-		die("KVM_SET_SREGS");
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rflags = 2;
-	if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-		die("KVM_SET_REGS");
+	setup_vcpu(vcpu, CODE_GPA);
+	for (int j = 1; j < ncpus; j++) {
+		struct helper *h = &helpers[j];
+
+		memset(h, 0, sizeof(*h));
+		h->m = v->m;
+		h->vcpu = ioctl(vmfd, KVM_CREATE_VCPU, j);
+		if (h->vcpu < 0)
+			die("KVM_CREATE_VCPU");
+		setup_vcpu(h->vcpu, CODE2_GPA);
+		if (pthread_create(&h->th, NULL, run_helper, h))
+			die("pthread_create");
+	}
 
 	t0 = now_ns();
 	for (;;) {
@@ -282,6 +396,8 @@ static void *run_vm(void *arg)
 		switch (run->io.port) {
 		case PORT_WORK:
 			v->outs += run->io.count;
+			if (sleep_us)
+				usleep(sleep_us);
 			break;
 		case PORT_START:
 			started = 1;
@@ -298,6 +414,10 @@ static void *run_vm(void *arg)
 				snprintf(v->err, sizeof(v->err), "bad report");
 				return NULL;
 			}
+			/* Right after the query's CPUID: this OUT is the next exit. */
+			if (stats_fd >= 0 && v->nres % 4 == 0 &&
+			    pread(stats_fd, &v->stat_exits[v->nres / 4], 8, stats_off) != 8)
+				die("read stat exits");
 			memcpy(&v->res[v->nres++], data, 4);
 			break;
 		default:
@@ -305,9 +425,16 @@ static void *run_vm(void *arg)
 			return NULL;
 		}
 	}
-	if (!started || !synced || v->outs != v->m || v->nres != 4 * (nb + nq))
-		snprintf(v->err, sizeof(v->err), "started=%d synced=%d outs=%lu/%lu reports=%d/%d",
-			 started, synced, v->outs, v->m, v->nres, 4 * (nb + nq));
+	int helpers_ok = 1;
+
+	for (int j = 1; j < ncpus; j++) {
+		pthread_join(helpers[j].th, NULL);
+		helpers_ok &= helpers[j].ok;
+		close(helpers[j].vcpu);
+	}
+	if (!started || !synced || v->outs != v->m || v->nres != 4 * (nb + nq) || !helpers_ok)
+		snprintf(v->err, sizeof(v->err), "started=%d synced=%d outs=%lu/%lu reports=%d/%d vcpus_ok=%d",
+			 started, synced, v->outs, v->m, v->nres, 4 * (nb + nq), helpers_ok);
 	else
 		v->ok = 1;
 	close(vcpu);
@@ -359,15 +486,29 @@ int main(int argc, char **argv)
 			timeout_s = parse_u32(argv[++i]);
 		} else if (!strcmp(argv[i], "--intel-cpuid")) {
 			intel_cpuid = 1;
+		} else if (!strcmp(argv[i], "--sleep-us") && i + 1 < argc) {
+			sleep_us = parse_u32(argv[++i]);
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			ncpus = parse_u32(argv[++i]);
+			if (ncpus < 1 || ncpus > MAX_VCPUS)
+				ncpus = 1;
+		} else if (!strcmp(argv[i], "--fep")) {
+			fep = 1;
+		} else if (!strcmp(argv[i], "--stats")) {
+			want_stats = 1;
 		} else {
-			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-b LEAF:ECX]... [-q LEAF:ECX]... [--intel-cpuid] [-t SEC]\n");
+			fprintf(stderr, "usage: kvmq [-n N] [-m M] [-v VMS] [-b LEAF:ECX]... [-q LEAF:ECX]... [--intel-cpuid] [-t SEC] [--sleep-us U] [--fep] [--stats] [-c VCPUS]\n");
 			return 2;
 		}
 	}
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm_fd < 0)
 		die("/dev/kvm");
-	pthread_barrier_init(&sync_barrier, NULL, nvms);
+	if (nb && ncpus > 1) {
+		fprintf(stderr, "kvmq: -b and -c do not combine\n");
+		return 2;
+	}
+	pthread_barrier_init(&sync_barrier, NULL, nvms * ncpus);
 	pthread_barrier_init(&start_barrier, NULL, nvms);
 	all_vms = vms;
 	if (timeout_s) {
@@ -391,6 +532,8 @@ int main(int argc, char **argv)
 
 		printf("vm=%d n=%lu m=%lu work_ns=%llu\n", i, v->n, v->m,
 		       (unsigned long long)v->work_ns);
+		if (ncpus > 1)
+			printf("vm=%d vcpus=%d\n", i, ncpus);
 		for (int k = 0; k < v->nres / 4; k++) {
 			const uint32_t *r = &v->res[4 * k];
 			int b = k < nb, j = b ? k : k - nb;
@@ -398,6 +541,9 @@ int main(int argc, char **argv)
 			printf("vm=%d %s=%d leaf=0x%x ecx=0x%x -> %08x %08x %08x %08x\n",
 			       i, b ? "b" : "q", j, b ? b_leaf[j] : q_leaf[j],
 			       b ? b_ecx[j] : q_ecx[j], r[0], r[1], r[2], r[3]);
+			if (want_stats && !b)
+				printf("vm=%d q=%d stat_exits=%llu\n", i, j,
+				       (unsigned long long)v->stat_exits[k]);
 		}
 		if (!v->ok) {
 			printf("vm=%d error: %s\n", i, v->err);

@@ -59,24 +59,37 @@ run stock-amd kvmq -n 1000 -m 100 $Q
 
 # 2. Patched, loaded with the interface off (default).
 run load-off load patched
-run param-default cat $P/exit_stats $P/exit_stats_scope
+run param-default cat $P/exit_stats $P/exit_stats_scope $P/exit_stats_time
 run off-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
 run off-amd kvmq -n 1000 -m 100 $Q
 
 # 3. Turned on at runtime.
 run enable sh -c "echo 1 > $P/exit_stats && cat $P/exit_stats"
 echo 'hist:keys=exit_reason' > $T/events/kvm/kvm_exit/trigger
-run on-single kvmq -n 1000 -m 100 $Q
+run tsc sh -c "dmesg | grep -io 'tsc: [a-z ]*[0-9.]* MHz' | tail -n1"
+run on-single kvmq -n 1000 -m 100 --stats $Q
 run on-single-hist cat $T/events/kvm/kvm_exit/hist
 echo '!hist:keys=exit_reason' > $T/events/kvm/kvm_exit/trigger
 run on-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
+# What "time" means: a VMM that sleeps in userspace on each work OUT.
+run time-handler kvmq -n 10 -m 5 --sleep-us 20000 -q 0x4fffffff:0x7b
+run time-entry-set sh -c "echo entry > $P/exit_stats_time && cat $P/exit_stats_time"
+run time-entry kvmq -n 10 -m 5 --sleep-us 20000 -q 0x4fffffff:0x7b
+run time-handler-set sh -c "echo handler > $P/exit_stats_time && cat $P/exit_stats_time"
+# A CPUID that KVM's emulator executes (forced emulation: a #UD exit).
+run fep-on sh -c "echo 1 > $P/force_emulation_prefix && cat $P/force_emulation_prefix"
+run fep kvmq -n 100 -m 10 --fep -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x46 -q 0x4ffffffc
+echo 0 > $P/force_emulation_prefix
 run on-two kvmq -v 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b \
 	-q 0x4ffffffc -q 0x4fffffff:0x72
+# One VM with 2 vCPUs: vCPU 0 queries once both passed the barrier.
+run on-vcpus kvmq -c 2 -n 300 -m 10 -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b -q 0x4ffffffc
 # Global scope: counters are never reset, so each VM reads a baseline first
 # (both VMs take it before either starts its work); the same run in vm
 # scope gives the reference.
 run vm-base kvmq -v 2 -n 300 -m 10 -b 0x4ffffffe:0x72 -q 0x4ffffffe:0x72
-run scope-global sh -c "echo global > $P/exit_stats_scope && cat $P/exit_stats_scope"
+run scope-global sh -c "echo global > $P/exit_stats_scope && echo global > $P/exit_stats_scope && cat $P/exit_stats_scope"
+run scope-warn sh -c "dmesg | grep -c 'exit_stats_scope=global shows every guest'"
 run on-global kvmq -v 2 -n 300 -m 10 -b 0x4ffffffe:0x72 -q 0x4ffffffe:0x72
 run scope-vm sh -c "echo vm > $P/exit_stats_scope && cat $P/exit_stats_scope"
 run scope-bad sh -c "echo bogus > $P/exit_stats_scope; cat $P/exit_stats_scope"

@@ -93,7 +93,8 @@ if [ "$trc" = 0 ] && [ -e "$tarball" ]; then
 	mkdir -p "$WORK/clean"
 	tar -xJf "$tarball" -C "$WORK/clean" --strip-components=1 \
 		linux-source-6.1/arch/x86 linux-source-6.1/virt/kvm \
-		linux-source-6.1/Documentation/admin-guide/kernel-parameters.txt
+		linux-source-6.1/Documentation/admin-guide/kernel-parameters.txt \
+		linux-source-6.1/Documentation/virt/kvm/x86/cpuid.rst
 	# One at a time: a later patch may edit a file an earlier one creates.
 	if out=$(cd "$WORK/clean" && for p in "${series[@]}"; do
 		git apply --check "$p" && git apply "$p" || exit 1
@@ -128,7 +129,7 @@ fi
 # --- 2. build the modules -------------------------------------------------
 S2=("kernel-patch/build.sh builds kvm.ko kvm-amd.ko kvm-intel.ko"
 	"module build has no compiler warnings"
-	"patched kvm.ko carries BTF and the exit_stats / exit_stats_scope parameters")
+	"patched kvm.ko carries BTF and the exit_stats / exit_stats_time / exit_stats_scope parameters")
 t0=$(date +%s)
 brc=$l1rc
 [ "$brc" != 0 ] || bash "$ROOT/kernel-patch/build.sh" >"$WORK/build.out" 2>"$WORK/build.err" || brc=$?
@@ -140,10 +141,11 @@ if [ $brc = 0 ] && [ -e "$out/kvm.ko" ] && [ -e "$out/kvm-amd.ko" ] && [ -e "$ou
 		notok "module build has no compiler warnings" "none" "$warn"
 	if readelf -S "$out/kvm.ko" | grep -q '\.BTF' &&
 		modinfo -p "$out/kvm.ko" | grep -q '^exit_stats:' &&
+		modinfo -p "$out/kvm.ko" | grep -q '^exit_stats_time:' &&
 		modinfo -p "$out/kvm.ko" | grep -q '^exit_stats_scope:'; then
-		ok "patched kvm.ko carries BTF and the exit_stats / exit_stats_scope parameters"
+		ok "${S2[2]}"
 	else
-		notok "patched kvm.ko carries BTF and the parameters" ".BTF + 2 params" "$(modinfo -p "$out/kvm.ko" | head -3)"
+		notok "${S2[2]}" ".BTF + 3 params" "$(modinfo -p "$out/kvm.ko" | grep exit_stats)"
 	fi
 	modout=$out
 	# The vendor hooks (VMX included) in user space, against user/reasons.c.

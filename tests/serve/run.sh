@@ -158,6 +158,11 @@ fi
 ok "exitmon serve starts on 127.0.0.1:$port"
 check "a second serve on the same port exits 1 with one line" \
 	usage_exit 1 serve --listen "127.0.0.1:$port"
+# --ready-file names a path to create, never one to overwrite (root truncating
+# an existing file): refused before attaching, the file left as it was
+echo keep >"$work/existing"
+check "serve --ready-file of an existing file exits 1 with one line, file untouched" \
+	bash -c "$(declare -f usage_exit); EXITMON='$EXITMON' usage_exit 1 serve --listen 127.0.0.1:1 --ready-file '$work/existing' && [ \"\$(cat '$work/existing')\" = keep ]"
 
 req() { # out-prefix curl-args...: writes $out.h (headers) and $out.b (body)
 	local o=$1

@@ -60,6 +60,13 @@ cp "$kdir"/modules/*.ko "$root$mdir/"
 rmdir "$root/modules" && ln -s "$mdir" "$root/modules"
 # depmod warns about these when they are missing; none is needed here.
 touch "$root/lib/modules/$kver/"{modules.order,modules.builtin,modules.builtin.modinfo}
+# kvm and kvm-amd without BTF, outside the modprobe path: the payload's
+# nobtf case loads them by hand (classic-tracepoint mode of exitmon).
+mkdir -p "$root/modules-nobtf"
+for m in kvm kvm-amd; do
+	objcopy --remove-section .BTF "$kdir/modules/$m.ko" "$root/modules-nobtf/$m.ko" ||
+		die "objcopy --remove-section .BTF $m.ko failed"
+done
 depmod -b "$root" "$kver"
 cp "$kdir/config" "$root/boot/config-$kver"
 

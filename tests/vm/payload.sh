@@ -48,6 +48,30 @@ hist_off() { # FILE: save the table, then remove the trigger (resets it)
 	echo '!hist:keys=common_pid,exit_reason:size=4096' >"$T/events/kvm/kvm_exit/trigger"
 }
 
+# Independent latency oracle (issue 11): a synthetic event from kvm_exit to
+# the same thread's next kvm_entry (onmatch; ftrace variables are read
+# once, so a vCPU's first entry and its final HLT pair with nothing, as in
+# exitmon), with a hist of its latency per exit reason in 100 ns buckets.
+# trace_clock mono: the clock bpf_ktime_get_ns() reads.
+LAT_EXIT='hist:keys=common_pid:emts0=common_timestamp,emr0=exit_reason'
+LAT_ENTRY='hist:keys=common_pid:emlat=common_timestamp-$emts0:onmatch(kvm.kvm_exit).trace(kvm_exitlat,$emlat,$emr0)'
+LAT_HIST='hist:keys=reason,lat.buckets=100:sort=reason,lat:size=16384'
+lat_on() {
+	echo mono >"$T/trace_clock"
+	echo 'kvm_exitlat u64 lat; unsigned int reason' >>"$T/synthetic_events" &&
+		echo "$LAT_EXIT" >>"$T/events/kvm/kvm_exit/trigger" &&
+		echo "$LAT_ENTRY" >>"$T/events/kvm/kvm_entry/trigger" &&
+		echo "$LAT_HIST" >>"$T/events/synthetic/kvm_exitlat/trigger"
+}
+lat_off() { # FILE
+	cat "$T/events/synthetic/kvm_exitlat/hist" >"$1" 2>&1
+	echo "!$LAT_HIST" >>"$T/events/synthetic/kvm_exitlat/trigger"
+	echo "!$LAT_ENTRY" >>"$T/events/kvm/kvm_entry/trigger"
+	echo "!$LAT_EXIT" >>"$T/events/kvm/kvm_exit/trigger"
+	echo '!kvm_exitlat' >>"$T/synthetic_events"
+	echo local >"$T/trace_clock"
+}
+
 # Stop exitmon with SIGINT (it then prints its final object); kill it hard
 # if it does not exit within 30 s and report rc 124 for a hang.
 stop_exitmon() { # PID -> sets em_rc
@@ -96,6 +120,8 @@ run_case() {
 	echo "=== case $c ($kind): vmm $vargs / exitmon $eargs" >/dev/console
 	vmm_rc=0 vmm2_rc=0 em_rc=0 em_pid=
 	hist_on
+	lat=0
+	case " ${VT_LAT_CASES:-} " in *" $c "*) lat_on && lat=1 ;; esac
 	t0=$(now_ms)
 	if [ "$kind" = pid ] || [ "$kind" = vm ]; then
 		rm -f "$W/go"
@@ -137,6 +163,10 @@ run_case() {
 	step "exitmon exited, status $em_rc"
 	t1=$(now_ms)
 	hist_off "$W/$c.hist"
+	if [ "$lat" = 1 ]; then
+		lat_off "$W/$c.lathist"
+		emit "$c.lathist" "$W/$c.lathist"
+	fi
 	emit "$c.exitmon" "$W/$c.exitmon"
 	emit "$c.exitmon.err" "$W/$c.exitmon.err"
 	emit "$c.vmm" "$W/$c.vmm"
@@ -232,6 +262,24 @@ run_serve_case() {
 	emit_str serve.meta "ready=$([ -e "$d/ready" ] && echo 1 || echo 0) wget_before=$w1 wget_after=$w2 vmm_rc=$vrc serve_rc=$src"
 }
 
+# kvm.ko and kvm-amd.ko without their .BTF section (as on kernels without
+# CONFIG_DEBUG_INFO_BTF_MODULES or with DKMS KVM): exitmon must fall back to
+# the classic tracepoints with tracefs offsets (tp_format), and be exact.
+run_nobtf_case() {
+	d=$W/nobtf
+	mkdir -p "$d"
+	npt=$(cat /sys/module/kvm_amd/parameters/npt)
+	[ "$npt" = Y ] && npt=1 || npt=0
+	rmmod kvm_amd && rmmod kvm &&
+		insmod /modules-nobtf/kvm.ko && insmod /modules-nobtf/kvm-amd.ko npt="$npt"
+	rc=$?
+	emit_str nobtf.env "load_rc=$rc kvm_btf=$([ -e /sys/kernel/btf/kvm ] && echo yes || echo no) kvm_amd_btf=$([ -e /sys/kernel/btf/kvm_amd ] && echo yes || echo no)"
+	exitmon run --attach raw_tp -d 1 >"$d/raw.out" 2>"$d/raw.err"
+	emit_str nobtf.raw.meta "rc=$?"
+	emit nobtf.raw.err "$d/raw.err"
+	run_case nobtf
+}
+
 emit_str env "npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) kvm=$([ -c /dev/kvm ] && echo yes || echo no) exitmon=$(command -v exitmon >/dev/null && echo yes || echo no) uname=$(uname -r)"
 [ -c /dev/kvm ] || exit 3
 
@@ -248,5 +296,6 @@ if command -v exitmon >/dev/null; then
 	# Last: it reloads kvm_amd.
 	run_seed_errors
 	run_seed_case
+	run_nobtf_case
 fi
 exit 0

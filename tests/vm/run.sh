@@ -99,6 +99,8 @@ VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_tp_EM='--attach tp'
 VT_serve_VMM='--mode real -n $SERVE_N -m $SERVE_M'
 VT_SEED_WORKLOAD='/bin/vmm --mode paged -n $SEED_N -m $SEED_M -k $SEED_K -l $SEED_L'
+VT_LAT_CASES='paged tp nobtf'
+VT_nobtf_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 EOF
 }
 
@@ -270,6 +272,83 @@ vs_ftrace() { # CASE FINAL HIST [TGID VCPU TIDS...]
 	got=$(jq -r --argjson t "$t" --argjson v "$v" \
 		'[.rows[] | select(.tgid == $t and .vcpu == $v and .count > 0)] | sort_by(.reason) | .[] | "\(.reason) \(.count)"' "$f" | tr '\n' ' ')
 	check "$c: every reason's count equals the ftrace hist trigger's (reason count ...)" "$want" "$got"
+}
+
+# ---- Latency oracle: ftrace synthetic event kvm_exit -> kvm_entry ----------
+# lathist lines: "{ reason: 114, lat: ~ 15800-15899 } hitcount: 3"
+# -> "reason bucket_low count"
+lat_tsv() {
+	sed -n 's/^{ *reason: *\([0-9]*\), *lat: *~ *\([0-9]*\)-[0-9]* *} *hitcount: *\([0-9]*\) *$/\1 \2 \3/p' "$1"
+}
+# exitmon's histogram bucket of a value (em_hist_bucket in bpf/exitmon.h).
+AWK_BUCKET='function bucket(v,  msb, t) {
+	v = int(v); if (v < 8) return v
+	msb = 0; for (t = v; t >= 2; t = int(t / 2)) msb++
+	if (msb >= 36) return 273 - 1
+	return (msb - 2) * 8 + int(v / 2 ^ (msb - 3)) % 8
+}'
+# lat_vs_ftrace CASE FINAL LATHIST: per reason, exitmon's lat_count equals
+# the number of synthetic events (exact), and P50/P99 are within one
+# histogram bucket of the oracle's. Both tools see the same pairs, but not
+# at the same instant: ftrace reads its timestamp in its trigger, after
+# building the kvm_exit record, exitmon at the start of its program. Under
+# TCG that distance is a few us per sample (it is ns on hardware), so:
+#  - the offset is measured on the steady loop (the reason with the most
+#    samples: oracle P50 - exitmon P50) and must be under 25 % of that P50;
+#    it is not the same for every reason (IOIO, which returns to the VMM,
+#    showed none while CPUID showed 2.4 us), so the oracle's value counts
+#    both as it is and shifted by that offset;
+#  - an interrupt landing between the two hooks moves that one sample by
+#    100s of us; in a sparse tail that moves P99 by a whole gap, so the
+#    oracle's value is taken at ranks ceil(n*p/100) +- ceil(n/100), P50 is
+#    compared for reasons with >= 20 samples and P99 for >= 200;
+#  - INTR (0x60) is left out of the percentiles (its count is still exact):
+#    a host-interrupt exit brings the interrupt's own work, which lands
+#    between the two tools' hooks differently from the steady loop's, so
+#    the one offset does not apply to it (measured: 3-30 us more);
+#  - ftrace resolves 100 ns.
+lat_vs_ftrace() {
+	local c=$1 f=$2 h=$3 want got p bad off
+	want=$(lat_tsv "$h" | awk '{ s[$1] += $3 } END { for (r in s) print r, s[r] }' | sort -n | tr '\n' ' ')
+	got=$(jq -r '[.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0)] | sort_by(.reason) | .[] | "\(.reason) \(.lat_count)"' "$f" | tr '\n' ' ')
+	if [ -z "$want" ]; then
+		not_ok "$c: ftrace latency oracle recorded events" "lathist: $(head -c 300 "$h" 2>/dev/null | tr '\n' '|')"
+		return
+	fi
+	check "$c: per-reason lat_count equals the ftrace synthetic-event oracle's (reason lat_count ...)" "$want" "$got"
+	# "o REASON N LOW V(rank) HIGH" of the oracle for percentile $1: LOW/HIGH
+	# span V(rank-t)..V(rank+t), as they are and shifted by $2
+	oracle_at() {
+		lat_tsv "$h" | sort -k1,1n -k2,2n | awk -v p="$1" -v off="$2" '
+			function at(r, rank,  i, s) { s = 0
+				for (i = 1; i <= k[r]; i++) { s += cnt[r, i]; if (s >= rank) return lo[r, i] + 50 }
+				return lo[r, k[r]] + 50 }
+			{ n[$1] += $3; k[$1]++; lo[$1, k[$1]] = $2; cnt[$1, k[$1]] = $3 }
+			END { for (r in n) { rank = int((n[r] * p + 99) / 100); t = int((n[r] + 99) / 100)
+				a = at(r, rank - t); b = at(r, rank + t)
+				print "o", r, n[r], (off > 0 ? a - off : a), at(r, rank), (off < 0 ? b - off : b) } }'
+	}
+	off=$({
+		oracle_at 50 0
+		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.p50_ns)"' "$f"
+	} | awk '$1 == "o" && $3 > best { best = $3; r = $2; o = $5 } $1 == "e" { e[$2] = $3 }
+		END { print (r in e) ? o - e[r] " " e[r] : "none 0" }')
+	check_true "$c: hook offset between ftrace and exitmon under 25 % of the steady loop's P50 (offset, P50: $off ns)" \
+		"offset $off" awk -v o="${off% *}" -v m="${off#* }" 'BEGIN { exit !(o != "none" && o * 4 < m && -o * 4 < m) }'
+	off=${off% *}
+	case $off in none) off=0 ;; esac
+	for p in 50 99; do
+		bad=$({
+			oracle_at "$p" "$off"
+			jq -r --arg k "p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
+		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
+			$1 == "o" && $3 >= min && $2 != 96 { lo[$2] = $4; mid[$2] = $5; hi[$2] = $6 } $1 == "e" { e[$2] = $3 }
+			END { for (r in lo) { b = bucket(e[r])
+				if (!(r in e) || ((b < bucket(lo[r]) - 1 || b > bucket(hi[r]) + 1) &&
+				    (e[r] < lo[r] - 100 || e[r] > hi[r] + 100)))
+					printf "reason %s: exitmon %s ns, oracle %s ns (%s..%s); ", r, e[r], mid[r], lo[r], hi[r] } }')
+		check "$c: P$p within one histogram bucket of the ftrace oracle's (allowing the offset; reasons but INTR with >= $([ "$p" = 50 ] && echo 20 || echo 200) samples)" "" "$bad"
+	done
 }
 
 # check_mix CASE FINAL NPT N M K L [HLT [TGID VCPU]]: the oracle for one
@@ -474,6 +553,14 @@ for npt in $npt_configs; do
 	latency_checks "$P $c" "$f" "$wall_ns" 1
 	vs_ftrace "$P $c" "$f" "$d/$c.hist"
 
+	# Latency oracle (ftrace synthetic event) for the cases that ran it.
+	lat_vs_ftrace "$P paged" "$d/paged.final.json" "$d/paged.lathist"
+	lat_vs_ftrace "$P tp" "$d/tp.final.json" "$d/tp.lathist"
+	for c in real paged tp; do
+		check "$P $c: counters.recursion_misses == 0, pending_full == 0 (nothing lost)" "0 0" \
+			"$(jq -r '"\(.counters.recursion_misses // "missing") \(.counters.pending_full // "missing")"' "$d/$c.final.json")"
+	done
+
 	# seed: scripts/seed-experiment.sh refuses without root or with a VM
 	# running, leaving kvm_amd alone ...
 	m=$d/seed_err.meta
@@ -579,5 +666,22 @@ for npt in $npt_configs; do
 	else
 		not_ok "$P: JSON output validates against the schemas" "$(printf '%s\n' "$out" | head -n 5)"
 	fi
+
+	# nobtf: kvm.ko and kvm-amd.ko stripped of .BTF; exitmon falls back to
+	# the classic tracepoints with tracefs offsets, exactly.
+	c=nobtf
+	check "$P $c: modules without .BTF loaded, no /sys/kernel/btf/kvm{,_amd}" "load_rc=0 kvm_btf=no kvm_amd_btf=no" \
+		"$(cat "$d/nobtf.env" 2>/dev/null)"
+	check "$P $c: --attach raw_tp refused (status 1)" 1 "$(meta "$d/nobtf.raw.meta" rc)"
+	check_true "$P $c: the refusal names the missing kvm module BTF" "stderr: $(head -c 300 "$d/nobtf.raw.err" 2>/dev/null)" \
+		grep -q 'needs BTF of the kvm module' "$d/nobtf.raw.err"
+	final_of "$d" "$c"
+	wall_ns=$(wall_ns_of "$d/$c.meta")
+	check "$P $c: auto attached tp_format (tracefs offsets)" tp_format "$(jq -r '.attach' "$f")"
+	check_mix "$P $c" "$f" "$npt" "$PAGED_N" "$PAGED_M" "$PAGED_K" "$PAGED_L"
+	check_faults "$P $c" "$f" "$npt"
+	latency_checks "$P $c" "$f" "$wall_ns" 1
+	vs_ftrace "$P $c" "$f" "$d/$c.hist"
+	lat_vs_ftrace "$P $c" "$f" "$d/$c.lathist"
 done
 finish
