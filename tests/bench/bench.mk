@@ -28,7 +28,7 @@ $(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
 
 # user-space row model benchmark (rowbench.c), separate from the BPF figures
 $(BENCH_BUILD)/rowbench: tests/bench/rowbench.c $(PURE_OBJS) | $(BENCH_BUILD)
-	$(CC) $(CFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
+	$(CC) $(EM_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
 bench-build: $(BENCH_BUILD)/rowbench
 
 bench-build: exitmon $(BUILD)/exitmon_test.bpf.o $(BENCH_BPF_OBJS) $(BENCH_BUILD)/embench $(VMM_BIN)

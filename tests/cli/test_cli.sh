@@ -61,14 +61,20 @@ expect 1 "non-JSON snapshot: one line naming the file" "garbage.json" -- $EM sho
 expect 1 "missing snapshot file" "missing.json" -- $EM show "$tmp/missing.json"
 
 # --- build hygiene (issue 14): checked with make -n, nothing is rebuilt ----
+# (as typed in a shell, not with the flags of a make that runs this tier)
+make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
 if make -n -B CFLAGS='-O1 -g' build/err.o 2>/dev/null | grep -q -- '-Ibpf.*-O1 -g.*-MMD -MP'; then
 	ok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files"
 else notok "make CFLAGS='-O1 -g' keeps the build's own flags and dependency files" "$(make -n -B CFLAGS='-O1 -g' build/err.o 2>&1)"; fi
-q=$(make -B build/err.o 2>&1)
-v=$(make -B V=1 build/err.o 2>&1)
-if [ "$q" = "  CC       build/err.o" ] && echo "$v" | grep -q -- '-c user/err.c -o build/err.o'; then
-	ok "quiet output by default, full commands with V=1"
-else notok "quiet output by default, full commands with V=1" "$q" "$v"; fi
+if [ ! -w build ]; then
+	skipt "quiet output by default, full commands with V=1" "build/ is not writable by this user"
+else
+	q=$(make -B build/err.o 2>&1)
+	v=$(make -B V=1 build/err.o 2>&1)
+	if [ "$q" = "  CC       build/err.o" ] && echo "$v" | grep -q -- '-c user/err.c -o build/err.o'; then
+		ok "quiet output by default, full commands with V=1"
+	else notok "quiet output by default, full commands with V=1" "$q" "$v"; fi
+fi
 if [ -f build/exitmon.skel.h ] && [ "$(stat -c %s build/exitmon.skel.h)" -lt 500000 ]; then
 	ok "the skeleton embeds a stripped BPF object ($(stat -c %s build/exitmon.skel.h) bytes)"
 else notok "the skeleton embeds a stripped BPF object" "$(ls -l build/exitmon.skel.h 2>&1)"; fi
@@ -77,6 +83,8 @@ if ! cc -std=gnu11 -fsyntax-only -Iuser -Ibpf "$tmp/inc.c" 2>/dev/null &&
    printf '#include "snapshot.h"\n' | cc -std=gnu11 -fsyntax-only -Iuser -Ibpf -x c - 2>/dev/null; then
 	ok "snapshot.h builds on its own and does not expose <jansson.h>"
 else notok "snapshot.h builds on its own and does not expose <jansson.h>"; fi
+
+unset -f make
 
 # --- README's first two commands: as root without sudo, and through sudo --
 # (stubs of sudo, apt-get, make and ./exitmon record what ran, and how)
@@ -165,16 +173,20 @@ expect 1 "rows whose total overflows 64 bits are refused" "exceed 2.63-1" -- $EM
 expect 1 "rows whose sums exceed 2^63-1 (unprintable as JSON) are refused" "exceed 2.63-1" -- $EM show tests/fuzz/corpus/extremes.json
 
 # --- save targets: checked before the run, never a device or a link's target
-mknod "$tmp/null" c 1 3
+mknod "$tmp/null" c 1 3 2>/dev/null || devs="no mknod"
 ln -s "$tmp/keep" "$tmp/link"
 echo keep >"$tmp/keep"
 ln -s "$tmp/nowhere" "$tmp/dangling"
 mkdir "$tmp/dir"
 # Each must fail at once (timeout 10 < -d 3600), with one line, before tracing.
 for t in "null:character device" "fifo:a FIFO" "dir:a directory"; do
+	if [ "${t%%:*}" = null ] && [ -n "${devs:-}" ]; then
+		skipt "--save --force refuses ${t#*:}" "mknod needs root"
+		continue
+	fi
 	expect 1 "--save --force refuses ${t#*:}" "${t#*:}" -- timeout 10 $EM run -d 3600 -s "$tmp/${t%%:*}" --force
 done
-if [ -c "$tmp/null" ] && [ -p "$tmp/fifo" ]; then ok "the device node and the FIFO are untouched"
+if { [ -c "$tmp/null" ] || [ -n "${devs:-}" ]; } && [ -p "$tmp/fifo" ]; then ok "the device node and the FIFO are untouched"
 else notok "the device node and the FIFO are untouched" "$(ls -l "$tmp")"; fi
 expect 1 "--save to a missing directory fails at start" "No such file" -- timeout 10 $EM run -d 3600 -s "$tmp/no/such/f.json"
 expect 1 "--save with an empty name fails at start" "not a file name" -- timeout 10 $EM run -d 3600 -s ''

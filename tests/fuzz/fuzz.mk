@@ -28,7 +28,8 @@ FUZZ_ARGS       ?=
 FUZZ_CFLAGS     ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                    -fno-sanitize-recover=all
 FUZZ_SRCS       := user/snapshot.c user/safefile.c user/err.c user/diff.c user/model.c \
-                   user/reasons.c user/hist.c user/render.c user/labels.c user/names.c
+                   user/reasons.c user/hist.c user/render.c \
+                   user/labels.c user/names.c
 FUZZ_CLI_SRCS   := $(FUZZ_SRCS) user/cli.c
 FUZZ_HDRS       := $(wildcard user/*.h) bpf/exitmon.h tests/fuzz/check.h
 FUZZ_BIN        := $(FUZZ_OUT)/fuzz_snapshot

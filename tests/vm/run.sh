@@ -330,7 +330,7 @@ lat_vs_ftrace() {
 	}
 	off=$({
 		oracle_at 50 0
-		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.p50_ns)"' "$f"
+		jq -r '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.lat_p50_ns)"' "$f"
 	} | awk '$1 == "o" && $3 > best { best = $3; r = $2; o = $5 } $1 == "e" { e[$2] = $3 }
 		END { print (r in e) ? o - e[r] " " e[r] : "none 0" }')
 	check_true "$c: hook offset between ftrace and exitmon under 25 % of the steady loop's P50 (offset, P50: $off ns)" \
@@ -340,7 +340,7 @@ lat_vs_ftrace() {
 	for p in 50 99; do
 		bad=$({
 			oracle_at "$p" "$off"
-			jq -r --arg k "p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
+			jq -r --arg k "lat_p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
 		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
 			$1 == "o" && $3 >= min && $2 != 96 { lo[$2] = $4; mid[$2] = $5; hi[$2] = $6 } $1 == "e" { e[$2] = $3 }
 			END { for (r in lo) { b = bucket(e[r])
