@@ -270,10 +270,32 @@ static const char *isa_label(uint32_t isa, char *buf, size_t len)
 	return buf;
 }
 
-/* {isa="svm",reason="0x72",name="CPUID"[,vm="123"]} without the braces. */
-static void series_labels(char *buf, size_t len, uint32_t isa, uint32_t reason, uint32_t vm)
+/*
+ * The vm label of a VM: its name (user/labels.c) when it has one that no
+ * other VM of the run has and that cannot be mistaken for a pid or for
+ * vm="other"; else its pid.
+ */
+static const char *vm_label(const struct em_labels *names, uint32_t tgid, char *buf, size_t len)
 {
-	char ib[16], rb[32], nb[64], vb[16], esc[160];
+	const char *name = names ? em_labels_vm_name(names, tgid) : NULL;
+	size_t i;
+
+	if (name && (!strcmp(name, EM_METRICS_VM_OTHER) || strspn(name, "0123456789") == strlen(name)))
+		name = NULL;
+	for (i = 0; name && i < names->n; i++)
+		if (names->v[i].vcpu == EM_ANY_VCPU && names->v[i].tgid != tgid && !strcmp(names->v[i].name, name))
+			name = NULL;
+	if (name)
+		return em_metrics_escape(name, buf, len);
+	snprintf(buf, len, "%u", tgid);
+	return buf;
+}
+
+/* {isa="svm",reason="0x72",name="CPUID"[,vm="123" or vm="web01"]} without the braces. */
+static void series_labels(char *buf, size_t len, uint32_t isa, uint32_t reason, uint32_t vm,
+			  const struct em_labels *names)
+{
+	char ib[16], rb[32], nb[64], vb[2 * EM_NAME_MAX + 8], esc[160];
 	const char *num, *name;
 	int n;
 
@@ -295,11 +317,8 @@ static void series_labels(char *buf, size_t len, uint32_t isa, uint32_t reason, 
 	n += snprintf(buf + n, len - n, "name=\"%s\"", em_metrics_escape(name, esc, sizeof(esc)));
 	if (vm == VM_NONE || n < 0 || (size_t)n >= len)
 		return;
-	if (vm == VM_OTHER)
-		snprintf(vb, sizeof(vb), "%s", EM_METRICS_VM_OTHER);
-	else
-		snprintf(vb, sizeof(vb), "%u", vm);
-	snprintf(buf + n, len - n, ",vm=\"%s\"", vb);
+	snprintf(buf + n, len - n, ",vm=\"%s\"",
+		 vm == VM_OTHER ? EM_METRICS_VM_OTHER : vm_label(names, vm, vb, sizeof(vb)));
 }
 
 static bool is_idle(uint32_t isa, uint32_t reason)
@@ -355,16 +374,16 @@ static size_t series_end(const struct item *it, size_t n, size_t i)
 }
 
 static void render_exits(FILE *f, enum em_metrics_format fmt, const struct item *it, size_t n,
-			 struct em_stats *tmp)
+			 struct em_stats *tmp, const struct em_labels *names)
 {
-	char lab[256];
+	char lab[640];
 	size_t i, j;
 
 	family(f, fmt, "exitmon_exits", "counter", NULL,
 	       "KVM VM exits by exit reason (every exit, paired with an entry or not).");
 	for (i = 0; i < n; i = j) {
 		j = series_end(it, n, i);
-		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm);
+		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm, names);
 		fprintf(f, "exitmon_exits_total{%s} %llu\n", lab,
 			(unsigned long long)merge(it, i, j, tmp)->count);
 	}
@@ -383,11 +402,11 @@ static const char *u64_str(uint64_t v, char buf[24])
 }
 
 static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *it, size_t n,
-			struct em_stats *tmp)
+			struct em_stats *tmp, const struct em_labels *names)
 {
 	uint64_t cum[EM_METRICS_NBOUNDS + 1];
 	uint8_t idx[EM_HIST_BUCKETS];
-	char le[EM_METRICS_NBOUNDS][24], lab[256], prefix[320], num[24];
+	char le[EM_METRICS_NBOUNDS][24], lab[640], prefix[720], num[24];
 	size_t i, j;
 	unsigned b;
 
@@ -405,7 +424,7 @@ static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *
 
 		j = series_end(it, n, i);
 		st = merge(it, i, j, tmp);
-		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm);
+		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm, names);
 		idle = is_idle(it[i].isa, it[i].reason) ? "true" : "false";
 		fold(idx, st, cum);
 		/* ~30 lines per series: built from pieces, not one printf each */
@@ -490,8 +509,8 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 	if (n)
 		qsort(it, n, sizeof(*it), cmp_item);
 
-	render_exits(f, fmt, it, n, tmp);
-	render_hist(f, fmt, it, n, tmp);
+	render_exits(f, fmt, it, n, tmp, &s->labels);
+	render_hist(f, fmt, it, n, tmp, &s->labels);
 	render_counters(f, fmt, s);
 	if (per_vm) {
 		family(f, fmt, "exitmon_vms_in_other", "gauge", NULL,

@@ -30,6 +30,7 @@
 #include "user/cli.h"
 #include "user/diff.h"
 #include "user/labels.h"
+#include "user/metrics.h"
 #include "user/model.h"
 #include "user/names.h"
 #include "user/render.h"
@@ -993,6 +994,44 @@ static void test_cli_vm(void **state)
 }
 
 
+/* The metrics endpoint's vm label: the name when it is unambiguous, else the pid. */
+static void test_metrics_vm_label(void **state)
+{
+	struct em_snapshot s;
+	struct em_metrics_state st = { 0 };
+	struct em_metrics_ctx ctx = { .collect_seconds = -1, .map_bytes = -1 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	uint32_t t;
+
+	(void)state;
+	em_snapshot_init(&s);
+	s.meta.isa = EM_ISA_SVM;
+	s.meta.filters.per_vm = true;
+	for (t = 100; t <= 500; t += 100)
+		row(&s, 0x72, t, EM_ANY_VCPU, t);
+	row(&s, 0x72, 201, EM_ANY_VCPU, 1);
+	label(&s, 100, "web \"01\"");
+	label(&s, 200, "dup");
+	label(&s, 201, "dup");   /* two VMs, one name: both by pid */
+	label(&s, 300, "4242");  /* could be read as a pid */
+	label(&s, 400, "other"); /* would merge with vm="other" */
+	assert_non_null(f);
+	assert_int_equal(em_metrics_render(f, &s, &st, &ctx, EM_METRICS_TEXT), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "exitmon_exits_total{isa=\"svm\",reason=\"0x72\",name=\"CPUID\",vm=\"web \\\"01\\\"\"} 100\n"));
+	assert_non_null(strstr(buf, "name=\"CPUID\",vm=\"200\"} 200\n"));
+	assert_non_null(strstr(buf, "name=\"CPUID\",vm=\"201\"} 1\n"));
+	assert_non_null(strstr(buf, "name=\"CPUID\",vm=\"300\"} 300\n"));
+	assert_non_null(strstr(buf, "name=\"CPUID\",vm=\"400\"} 400\n"));
+	assert_non_null(strstr(buf, "name=\"CPUID\",vm=\"500\"} 500\n"));
+	assert_null(strstr(buf, "vm=\"dup\""));
+	free(buf);
+	em_metrics_state_free(&st);
+	em_snapshot_free(&s);
+}
+
 /* ---- the real /proc ------------------------------------------------------ */
 
 /*
@@ -1089,6 +1128,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_vm_select, setup, teardown),
 		cmocka_unit_test(test_vmdiff),
 		cmocka_unit_test(test_cli_vm),
+		cmocka_unit_test(test_metrics_vm_label),
 		cmocka_unit_test(test_live_process),
 	};
 
