@@ -11,12 +11,12 @@ EXITMON_QUERY_BUILD  := $(or $(BUILD),build)
 
 .PHONY: guest-test exitmon-query-clean
 exitmon-query: $(EXITMON_QUERY_DEPS)
-	$(EXITMON_QUERY_CC) $(EXITMON_QUERY_CFLAGS) -static -o $@ $(EXITMON_QUERY_SRCS)
+	$(EXITMON_QUERY_CC) $(EXITMON_QUERY_CFLAGS) -Ibpf -static -o $@ $(EXITMON_QUERY_SRCS)
 
 # Same source against a model of the host's CPUID answers (tests only).
 $(EXITMON_QUERY_BUILD)/exitmon-query-fake: $(EXITMON_QUERY_DEPS)
 	@mkdir -p $(EXITMON_QUERY_BUILD)
-	$(EXITMON_QUERY_CC) $(EXITMON_QUERY_CFLAGS) -DEXITMON_QUERY_FAKE -o $@ $(EXITMON_QUERY_SRCS)
+	$(EXITMON_QUERY_CC) $(EXITMON_QUERY_CFLAGS) -Ibpf -DEXITMON_QUERY_FAKE -o $@ $(EXITMON_QUERY_SRCS)
 
 exitmon-query-fake: $(EXITMON_QUERY_BUILD)/exitmon-query-fake
 .PHONY: exitmon-query-fake

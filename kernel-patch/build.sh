@@ -14,7 +14,10 @@
 #                      their content changes, so a rebuild after an edit of
 #                      one patch recompiles what that patch touches
 #   $CACHE/hdr/        private copy of linux-headers-$KVER with a BTF vmlinux
-#   $CACHE/out/        kvm.ko kvm-amd.ko kvm-intel.ko (debug-stripped)
+#   $CACHE/out/        kvm.ko kvm-amd.ko kvm-intel.ko (debug-stripped) and
+#                      exit_stats_test (the series' KVM selftest, static)
+#   $CACHE/uapi/       linux-libc-dev=VERSION unpacked: the uapi headers the
+#                      selftest is built against
 # Prints the out/ directory on the last line of stdout; logs on stderr.
 # Exit status: 0 built, 2 a prerequisite cannot be installed, 1 error.
 #
@@ -41,7 +44,11 @@ JOBS=${JOBS:-$(nproc)}
 SRC_PATHS=(arch/x86/kvm virt/kvm arch/x86/include/asm/kvm_host.h
 	arch/x86/include/asm/kvm-x86-ops.h scripts/extract-vmlinux
 	Documentation/admin-guide/kernel-parameters.txt
-	Documentation/virt/kvm/x86/cpuid.rst)
+	Documentation/virt/kvm/x86/cpuid.rst
+	tools/testing/selftests/kvm tools/testing/selftests/lib.mk
+	tools/testing/selftests/kselftest.h
+	tools/testing/selftests/kselftest_harness.h tools/include tools/arch/x86/include
+	tools/lib/rbtree.c tools/build/Build.include scripts/subarch.include)
 
 apply_only=0 source_only=0
 case "${1:-}" in
@@ -176,4 +183,27 @@ for m in kvm kvm-amd kvm-intel; do
 	strip --strip-debug -o "$CACHE/out/$m.ko.tmp" "$CACHE/src/arch/x86/kvm/$m.ko"
 	mv "$CACHE/out/$m.ko.tmp" "$CACHE/out/$m.ko"
 done
+
+# 5. The series' KVM selftest, with upstream's Makefile and lib/kvm_util
+#    from the same tarball, against the uapi headers of the same version
+#    (linux-libc-dev=VERSION, i.e. the tarball's `make headers_install`);
+#    static, as it runs in the rig's busybox initramfs.
+uapi=$CACHE/uapi
+if [ ! -e "$uapi/.complete" ]; then
+	rm -rf "$uapi"
+	tmp=$(mktemp -d "$CACHE/.uapi.XXXXXX")
+	(cd "$tmp" && apt-get download -o APT::Sandbox::User=root \
+		"linux-libc-dev=$PKGVER" >&2) ||
+		{ log "cannot download linux-libc-dev=$PKGVER"; rm -rf "$tmp"; exit 2; }
+	dpkg-deb -x "$tmp"/*.deb "$uapi"
+	rm -rf "$tmp"
+	touch "$uapi/.complete"
+fi
+log "building the KVM selftest exit_stats_test"
+make -s -C "$CACHE/src/tools/testing/selftests/kvm" OUTPUT="$CACHE/selftest" \
+	INSTALL_HDR_PATH="$uapi/usr" \
+	KHDR_INCLUDES="-isystem $uapi/usr/include -isystem $uapi/usr/include/x86_64-linux-gnu" \
+	LDFLAGS="-static -pthread -no-pie" "$CACHE/selftest/x86_64/exit_stats_test" >&2
+cp "$CACHE/selftest/x86_64/exit_stats_test" "$CACHE/out/exit_stats_test.tmp"
+mv "$CACHE/out/exit_stats_test.tmp" "$CACHE/out/exit_stats_test"
 echo "$CACHE/out"

@@ -27,8 +27,8 @@ UNDEF = {0xa7, 0x3ff, 0x404, 0x10072, 0xffff, 0x7fffffff, 0x80000000}
 NEVER = {0xffffffff, 0x1, 0xa6}  # SVM: VMEXIT_INVALID, READ_CR1, IDLE_HLT: defined, never taken here
 NQ = 28  # queries in l1-init.sh's $Q
 # Module loads in l1-init.sh: load-stock + 3 cost rounds; load-off + 3 cost
-# rounds + load-on.
-LOADS = {"stock": 4, "patched": 5}
+# rounds + load-global + load-on.
+LOADS = {"stock": 4, "patched": 6}
 
 
 def cyc(r):
@@ -317,6 +317,43 @@ def _():
             "vm / write of 'bogus' refused, still vm", (v, b))
 
 
+def fresh(name):
+    """(N, M, [b 0x72, b 0x7b, q 0x72, q 0x7b] EAX) of a lone VM's run; the
+    other registers of a count leaf must be 0."""
+    qs, hdr, bs = queries(name, nq=2, nb=2)
+    rows = [r for _, _, _, r in bs[0] + qs[0]]
+    if any(r[1:] != (0, 0, 0) for r in rows):
+        raise Fail(f"{name}: EBX/ECX/EDX of a count leaf must be 0: {rows}")
+    return hdr[0][0], hdr[0][1], [r[0] for r in rows]
+
+
+def fresh_own(n, m):
+    """What a lone VM of kvmq -b 0x72 -b 0x7b -q 0x72 -q 0x7b reads of its
+    own exits: CPUIDs at b0 (itself), OUTs at b1 (b0's 4 reports), CPUIDs
+    at q0 (2 baselines, the work, itself), OUTs at q1 (8 baseline reports,
+    start, work, sync, q0's 4 reports); and its totals at hlt."""
+    return [1, 4, n + 3, m + 14], (n + 4, m + 18)
+
+
+@check("global scope on freshly enabled counters (reloaded with kvm.exit_stats=1 exit_stats_scope=global): a lone VM's baselines and queries read exactly its own CPUID/IOIO exits (1, 4, N+3, M+14)")
+def _():
+    if sec("global-params").split() != ["Y", "global"]:
+        raise Fail(f"reload did not set both parameters: {sections['global-params']!r}")
+    n, m, got = fresh("global-fresh-1")
+    exp, _ = fresh_own(n, m)
+    return got == exp, exp, got
+
+
+@check("global scope, a second VM after it: each value is exactly the first VM's totals (CPUID N1+4, IOIO M1+18) plus its own")
+def _():
+    n1, m1, _ = fresh("global-fresh-1")
+    n2, m2, got = fresh("global-fresh-2")
+    own, _ = fresh_own(n2, m2)
+    _, (tc, ti) = fresh_own(n1, m1)
+    exp = [v + (tc if i % 2 == 0 else ti) for i, v in enumerate(own)]
+    return got == exp, exp, got
+
+
 for off, stock, desc in (("off-intel", "stock-intel", "loaded with exit_stats=0, Intel guest CPUID"),
                          ("off-amd", "stock-amd", "loaded with exit_stats=0, no guest CPUID"),
                          ("rtoff-intel", "stock-intel", "turned off at runtime, Intel guest CPUID")):
@@ -364,6 +401,20 @@ def _():
          tuple(statistics.median(r[j] for r in rounds) for j in range(3)))
     return (all(min(v) < 3 * base for v in costs.values()), "< 3x",
             {k: [round(x) for x in v] for k, v in costs.items()})
+
+
+@check("KVM selftest x86_64/exit_stats_test (patch 3) with kvm.exit_stats=1 at load: passes, exact CPUID/IO counts in each of its 5 rounds")
+def _():
+    s = sec("selftest")
+    rounds = re.findall(r"^round \d+: ", s, re.M)
+    return (len(rounds) == 5 and "5 rounds of 200 CPUIDs: ok" in s,
+            "rc=0, 5 rounds, ok", s[-600:])
+
+
+@check("KVM selftest exit_stats_test skips (KSFT_SKIP, exit 4) with kvm.exit_stats=0")
+def _():
+    s = sec("selftest-off", rc=4)
+    return "SKIP" in s and "exit_stats is not 1" in s, "rc=4 + SKIP", s[-300:]
 
 
 @check("exitmon-query in a non-KVM guest (L1 under TCG) says the interface is absent, exit 1")

@@ -62,6 +62,8 @@ run load-off load patched
 run param-default cat $P/exit_stats $P/exit_stats_scope $P/exit_stats_time
 run off-intel kvmq -n 1000 -m 100 --intel-cpuid $Q
 run off-amd kvmq -n 1000 -m 100 $Q
+# The series' KVM selftest skips while the statistics are off.
+run selftest-off /bin/exit_stats_test
 
 # 3. Turned on at runtime.
 run enable sh -c "echo 1 > $P/exit_stats && cat $P/exit_stats"
@@ -93,6 +95,15 @@ run scope-warn sh -c "dmesg | grep -c 'exit_stats_scope=global shows every guest
 run on-global kvmq -v 2 -n 300 -m 10 -b 0x4ffffffe:0x72 -q 0x4ffffffe:0x72
 run scope-vm sh -c "echo vm > $P/exit_stats_scope && cat $P/exit_stats_scope"
 run scope-bad sh -c "echo bogus > $P/exit_stats_scope; cat $P/exit_stats_scope"
+# Global scope on freshly enabled counters: reloaded with both parameters,
+# the per-CPU counters start at 0 (they live as long as the module), so
+# with one VM at a time every value is exact: a lone VM reads its own
+# exits, the next one the first one's totals plus its own.
+GB="-b 0x4ffffffe:0x72 -b 0x4ffffffe:0x7b -q 0x4ffffffe:0x72 -q 0x4ffffffe:0x7b"
+run load-global load patched exit_stats=1 exit_stats_scope=global
+run global-params cat $P/exit_stats $P/exit_stats_scope
+run global-fresh-1 kvmq -n 300 -m 10 $GB
+run global-fresh-2 kvmq -n 200 -m 20 $GB
 
 # 4. Turned off again at runtime: back to stock behaviour.
 run disable sh -c "echo 0 > $P/exit_stats && cat $P/exit_stats"
@@ -110,6 +121,9 @@ done
 run load-on load patched exit_stats=1
 run param-on cat $P/exit_stats
 run onload-single kvmq -n 500 -m 50 $Q
+# The series' KVM selftest (tools/testing/selftests/kvm/x86_64/); by its
+# full path: kvm_util loads the guest code from its own ELF file.
+run selftest /bin/exit_stats_test
 
 # 6. The guest tool in L1: L1 is a TCG guest, not a patched KVM guest.
 if [ -x /bin/exitmon-query ]; then

@@ -8,8 +8,9 @@
 #     and its decoding is right against a fake CPUID;
 #   - in the nested rig (QEMU TCG L1 running the Debian 6.1 kernel, KVM on
 #     emulated SVM): the CPUID leaves against an exact oracle, bad ECX,
-#     interface off == stock KVM, two VMs isolated, global scope, exitmon's
-#     host-side counts, and the cost per exit (stock / off / on).
+#     interface off == stock KVM, two VMs isolated, global scope (also on
+#     freshly loaded counters), the series' KVM selftest exit_stats_test,
+#     exitmon's host-side counts, and the cost per exit (stock / off / on).
 # The L1 kernel, its headers and linux-source-6.1 are all the one version
 # tests/l1-kernel.sh decides.  Builds and downloads are cached under
 # /var/cache (see build.sh and tests/vm/setup.sh).  Console log of the last
@@ -94,7 +95,8 @@ if [ "$trc" = 0 ] && [ -e "$tarball" ]; then
 	tar -xJf "$tarball" -C "$WORK/clean" --strip-components=1 \
 		linux-source-6.1/arch/x86 linux-source-6.1/virt/kvm \
 		linux-source-6.1/Documentation/admin-guide/kernel-parameters.txt \
-		linux-source-6.1/Documentation/virt/kvm/x86/cpuid.rst
+		linux-source-6.1/Documentation/virt/kvm/x86/cpuid.rst \
+		linux-source-6.1/tools/testing/selftests/kvm
 	# One at a time: a later patch may edit a file an earlier one creates.
 	if out=$(cd "$WORK/clean" && for p in "${series[@]}"; do
 		git apply --check "$p" && git apply "$p" || exit 1
@@ -127,15 +129,16 @@ else
 fi
 
 # --- 2. build the modules -------------------------------------------------
-S2=("kernel-patch/build.sh builds kvm.ko kvm-amd.ko kvm-intel.ko"
+S2=("kernel-patch/build.sh builds kvm.ko kvm-amd.ko kvm-intel.ko and the static selftest exit_stats_test"
 	"module build has no compiler warnings"
 	"patched kvm.ko carries BTF and the exit_stats / exit_stats_time / exit_stats_scope parameters")
 t0=$(date +%s)
 brc=$l1rc
 [ "$brc" != 0 ] || bash "$ROOT/kernel-patch/build.sh" >"$WORK/build.out" 2>"$WORK/build.err" || brc=$?
 out=$(tail -n1 "$WORK/build.out" 2>/dev/null)
-if [ $brc = 0 ] && [ -e "$out/kvm.ko" ] && [ -e "$out/kvm-amd.ko" ] && [ -e "$out/kvm-intel.ko" ]; then
-	ok "kernel-patch/build.sh builds kvm.ko kvm-amd.ko kvm-intel.ko ($(($(date +%s) - t0)) s)"
+if [ $brc = 0 ] && [ -e "$out/kvm.ko" ] && [ -e "$out/kvm-amd.ko" ] && [ -e "$out/kvm-intel.ko" ] &&
+	file "$out/exit_stats_test" | grep -q 'statically linked'; then
+	ok "${S2[0]} ($(($(date +%s) - t0)) s)"
 	warn=$(grep -i 'warning:' "$WORK/build.err" | grep -v 'empty loadable segment' || true)
 	[ -z "$warn" ] && ok "module build has no compiler warnings" ||
 		notok "module build has no compiler warnings" "none" "$warn"
@@ -229,6 +232,8 @@ if ! file -L /bin/busybox | grep -q static; then
 fi
 for m in irqbypass ccp kvm kvm-amd; do cp "$kdir/modules/$m.ko" "$ir/mods/stock/"; done
 cp "$modout/kvm.ko" "$modout/kvm-amd.ko" "$ir/mods/patched/"
+# The series' KVM selftest (build.sh builds it; missing, its checks fail).
+[ -x "$modout/exit_stats_test" ] && cp "$modout/exit_stats_test" "$ir/bin/"
 gcc -static -O2 -Wall -Wextra -pthread -o "$ir/bin/kvmq" "$HERE/kvmq.c" 2>"$WORK/kvmq.err" ||
 	none 1 "kvmq does not build: $(head -3 "$WORK/kvmq.err" | tr '\n' ' ')"
 [ -x "$ROOT/exitmon-query" ] && cp "$ROOT/exitmon-query" "$ir/bin/"

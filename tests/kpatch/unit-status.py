@@ -154,6 +154,7 @@ int main(void)
         cf, exe = os.path.join(d, "t.c"), os.path.join(d, "t")
         open(cf, "w").write(c)
         r = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-function", "-O1", "-I" + root,
+                            "-I" + os.path.join(root, "bpf"),  # user/reasons.c includes "exitmon.h"
                             cf, os.path.join(root, "user/reasons.c"), "-o", exe], capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError("the extracted code does not compile: " + r.stderr[:800].replace("\n", " | "))
