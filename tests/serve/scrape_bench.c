@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	unsigned scrapes = argc > 2 ? (unsigned)atoi(argv[2]) : 10, i, k;
 	static const uint32_t reasons[] = { 0x60, 0x72, 0x78, 0x7b, 0x400, 0x4e, 0x79, 0x13, 0x7c, 0x81 };
 	const unsigned nr = sizeof(reasons) / sizeof(reasons[0]);
-	struct em_opts o = { 0 };
+	struct em_collector_cfg o = { 0 };
 	struct em_collector *col;
 	struct em_snapshot s;
 	struct em_metrics_state st = {
