@@ -3,7 +3,8 @@
 # breakdown rows: boots the nested rig's L1 (tests/vm kernel cache and
 # initramfs builder, read-only) with possible_cpus=256 and runs
 # build/tests/scrape_bench there, then the same on this machine. Prints
-# the key=value lines (docs/performance.md). Root; ~3 min; not a test tier.
+# the key=value lines and the maps' kernel memory there (docs/performance.md).
+# Root; ~1 min; not a test tier.
 #   bash tests/serve/scrape-bench.sh [ROWS [SCRAPES]]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,9 @@ cat >"$work/payload.sh" <<EOF
 	echo "# L1 \$(uname -r), possible CPUs \$(cat /sys/devices/system/cpu/possible), online \$(cat /sys/devices/system/cpu/online)"
 	/bin/scrape_bench $rows $scrapes
 	/bin/scrape_bench $rows $scrapes 64
+	# kernel memory of the maps at this many possible CPUs (issue 12)
+	exitmon run -v -d 1 2>&1 | grep 'kernel memory'
+	exitmon run -v -d 1 --per-vcpu 2>&1 | grep 'kernel memory'
 	echo "@@VMTEST-END scrape@@"
 } >"\$RESULT_DEV" 2>&1
 EOF
