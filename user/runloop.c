@@ -9,6 +9,17 @@ static void set_duration(struct em_snapshot *s, double seconds)
 	s->meta.duration_ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
 }
 
+/* Saves prev, a full copy of the last good reading, after a failed read. */
+static void save_last(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
+		      struct em_snapshot *prev, double seconds, struct em_runloop_result *res)
+{
+	if (!cfg->save)
+		return;
+	set_duration(prev, seconds);
+	if (!io->save(io->ctx, prev))
+		res->saves++;
+}
+
 int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 	       struct em_snapshot *cur, struct em_runloop_result *res)
 {
@@ -53,7 +64,9 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 		now = io->now(io->ctx);
 		if (*cfg->save_now) {
 			*cfg->save_now = 0;
-			if (cfg->save && !io->read(io->ctx, cur)) {
+			if (cfg->save) {
+				if ((rc = io->read(io->ctx, cur)))
+					goto read_failed;
 				set_duration(cur, now - t0);
 				if (!io->save(io->ctx, cur))
 					res->saves++;
@@ -70,13 +83,8 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 		next += cfg->interval_s;
 		if (next < now)
 			next = now + cfg->interval_s;
-		if ((rc = io->read(io->ctx, cur))) {
-			res->why = EM_STOP_READ;
-			res->err = rc;
-			em_snapshot_free(&prev);
-			em_snapshot_free(&view);
-			return 1;
-		}
+		if ((rc = io->read(io->ctx, cur)))
+			goto read_failed;
 		if (em_snapshot_total(cur) != last_total) {
 			last_total = em_snapshot_total(cur);
 			last_change = now;
@@ -114,15 +122,11 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			return 1;
 		}
 	}
+	/* the final view: the whole run */
+	if ((rc = io->read(io->ctx, cur)))
+		goto read_failed;
 	em_snapshot_free(&prev);
 	em_snapshot_free(&view);
-
-	/* the final view: the whole run */
-	if ((rc = io->read(io->ctx, cur))) {
-		res->why = EM_STOP_READ;
-		res->err = rc;
-		return 1;
-	}
 	now = io->now(io->ctx);
 	ctx.elapsed_s = ctx.period_s = now - t0;
 	set_duration(cur, now - t0);
@@ -147,4 +151,13 @@ int em_runloop(const struct em_runloop_cfg *cfg, const struct em_runloop_io *io,
 			res->saves++;
 	}
 	return output_ok ? rc : 1;
+
+read_failed:
+	/* what was measured up to the last good reading is still saved */
+	res->why = EM_STOP_READ;
+	res->err = rc;
+	save_last(cfg, io, &prev, last_tick - t0, res);
+	em_snapshot_free(&prev);
+	em_snapshot_free(&view);
+	return 1;
 }

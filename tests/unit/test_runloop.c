@@ -287,7 +287,32 @@ static void test_failures(void **state)
 	assert_int_equal(RUN(&f, &cfg, none, &res, &cur), 1);
 	assert_int_equal(res.why, EM_STOP_READ);
 	assert_int_equal(res.err, -EIO);
+	/* the last good reading (read 1) is still saved */
+	assert_int_equal(res.saves, 1);
+	assert_int_equal(f.saved_total[0], 10);
 	em_snapshot_free(&cur);
+
+	/* the final read fails: the last interval's reading is saved */
+	memset(&f, 0, sizeof(f));
+	f.read_err_at = 5; /* reads at 1..4 s, then the final one */
+	assert_int_equal(RUN(&f, &cfg, none, &res, &cur), 1);
+	assert_int_equal(res.why, EM_STOP_READ);
+	assert_int_equal(res.saves, 1);
+	assert_int_equal(f.saved_total[0], 40);
+	em_snapshot_free(&cur);
+
+	/* the read for a save-now fails: reported as a read failure, not ignored */
+	{
+		static const struct event save_at[] = { { 102.5, EV_SAVE, 0 } };
+
+		memset(&f, 0, sizeof(f));
+		f.read_err_at = 3; /* reads at 1, 2 s, then the save-now one */
+		assert_int_equal(RUN(&f, &cfg, save_at, &res, &cur), 1);
+		assert_int_equal(res.why, EM_STOP_READ);
+		assert_int_equal(res.saves, 1);
+		assert_int_equal(f.saved_total[0], 20);
+		em_snapshot_free(&cur);
+	}
 
 	/* the final save fails: status 1 */
 	memset(&f, 0, sizeof(f));
