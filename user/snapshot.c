@@ -114,6 +114,7 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 {
 	const struct em_meta *m = &s->meta;
 	json_t *root, *params, *filters, *reasons, *counters, *rows;
+	char msg[160];
 	uint32_t i;
 	size_t r;
 	int rc;
@@ -127,9 +128,15 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 	if (m->filters.vcpu < -1 || m->filters.vcpu >= (int64_t)EM_ANY_VCPU)
 		return fail(c, -EINVAL, "filters.vcpu: %" PRId64 " out of range", m->filters.vcpu);
 
+	/* the one counters writer, as in run's JSON lines */
+	counters = em_json_counters(s->counters, msg, sizeof(msg));
+	if (!counters)
+		return fail(c, strstr(msg, "too large") ? -EINVAL : -ENOMEM, "counters.%s", msg);
 	root = json_object();
-	if (!root)
+	if (!root) {
+		json_decref(counters);
 		return nomem(c);
+	}
 	if ((rc = set(root, "format", json_string(EM_SNAPSHOT_FORMAT), c)) ||
 	    (rc = set(root, "version", json_integer(EM_FORMAT_VERSION), c)) ||
 	    (rc = set(root, "exitmon_version", em_json_str(m->exitmon_version, sizeof(m->exitmon_version)), c)) ||
@@ -146,12 +153,11 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 	    (rc = set(root, "attach", m->attach[0] ? em_json_str(m->attach, sizeof(m->attach)) : json_null(), c)) ||
 	    (rc = set(root, "view", json_string(m->interval ? "interval" : "cumulative"), c)) ||
 	    (rc = set(root, "hist_layout", layout_json(&em_hist_native), c)) ||
-	    (rc = set(root, "counters", json_object(), c)) ||
+	    (rc = set(root, "counters", counters, c)) ||
 	    (rc = set(root, "rows", json_array(), c)))
 		goto out;
 	params = json_object_get(root, "kvm_params");
 	filters = json_object_get(root, "filters");
-	counters = json_object_get(root, "counters");
 	rows = json_object_get(root, "rows");
 
 	for (i = 0; i < m->nparams; i++) {
@@ -187,10 +193,6 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 	    (rc = set(filters, "per_vcpu", json_boolean(m->filters.per_vcpu), c)))
 		goto out;
 
-	for (i = 0; i < EM_CNT__MAX; i++)
-		if ((rc = set_u64(counters, em_counter_names[i], s->counters[i], "counters", c)))
-			goto out;
-
 	for (r = 0; r < s->nrows; r++)
 		if ((rc = row_to_json(rows, &s->rows[r], r, c)))
 			goto out;
@@ -200,6 +202,8 @@ static int to_json(const struct em_snapshot *s, json_t **out, struct ctx *c)
 	*out = root;
 	return 0;
 out:
+	if (json_object_get(root, "counters") != counters)
+		json_decref(counters); /* the chain stopped before it took counters */
 	json_decref(root);
 	return rc;
 }

@@ -348,6 +348,14 @@ static void test_save_unrepresentable(void **state)
 	assert_non_null(strstr(err, "rows[1].lat_sum_ns"));
 	assert_non_null(strstr(err, "too large"));
 	assert_int_equal(access(path_in("big.json"), F_OK), -1);
+	/* a counter above 2^63-1: refused by the one counters writer, named */
+	a.rows[1].st.lat_sum = 1;
+	a.counters[EM_CNT_FILTERED] = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(em_snapshot_save(path_in("big.json"), &a, false, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "counters.filtered"));
+	assert_non_null(strstr(err, "too large"));
+	assert_int_equal(access(path_in("big.json"), F_OK), -1);
+	a.counters[EM_CNT_FILTERED] = 0;
 	assert_int_equal(stray_files(NULL, NULL), 0);
 
 	a.rows[1].st.lat_sum = 0;
