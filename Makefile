@@ -45,6 +45,8 @@ APP_OBJS  := $(BUILD)/main.o $(BUILD)/collector.o $(BUILD)/serve.o
 
 DEPS_APT  := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev \
              libcmocka-dev libmicrohttpd-dev pkg-config make gcc python3-jsonschema
+# what the CLI tier drives exitmon with (a skip of it fails CI=true)
+DEPS_APT  += jq tmux
 
 .PHONY: all deps test unit bpftest install uninstall clean bench
 # keep the BPF objects between the skeletons and the next build
