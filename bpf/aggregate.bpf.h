@@ -181,11 +181,6 @@ static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *
 	return bpf_map_lookup_elem(map, key);
 }
 
-/*
- * The slot's row; claim (exits only): hand it the next free row. 0 (OTHER)
- * when it has none and the rows are used up. An entry never claims: its
- * exit did, or went to OTHER as the entry then does.
- */
 /* The next free row of stats, or OTHER when they are used up. */
 static __always_inline __u32 em_new_row(void)
 {
@@ -198,6 +193,11 @@ static __always_inline __u32 em_new_row(void)
 	return n < EM_ROWS ? n : EM_ROW_OTHER;
 }
 
+/*
+ * The slot's row; claim (exits only): hand it the next free row. 0 (OTHER)
+ * when it has none and the rows are used up. An entry never claims: its
+ * exit did, or went to OTHER as the entry then does.
+ */
 static __always_inline __u32 em_slot_row(__u32 slot, bool claim)
 {
 	__u64 *r = bpf_map_lookup_elem(&row_of, &slot), n, old;

@@ -180,9 +180,10 @@ SEC("raw_tp/kvm_entry")
 int handle_entry_raw(__u64 *ctx)
 {
 	struct kvm_vcpu *vcpu = (void *)ctx[0];
+	/* the entry needs the id only for --vcpu; a breakdown takes the exit's */
+	u32 id = filter_vcpu == EM_ANY_VCPU ? EM_ANY_VCPU : BPF_CORE_READ(vcpu, vcpu_id);
 
-	em_on_entry(bpf_get_current_pid_tgid(), em_vcpu_id(vcpu), (__u64)vcpu,
-		    bpf_ktime_get_ns());
+	em_on_entry(bpf_get_current_pid_tgid(), id, (__u64)vcpu, bpf_ktime_get_ns());
 	return 0;
 }
 

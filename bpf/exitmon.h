@@ -25,8 +25,9 @@
 #define EM_HIST_BUCKETS ((EM_HIST_MAX_LOG2 - EM_HIST_SUB_BITS + 1) * EM_HIST_SUB + 1)
 
 /*
- * Dense slots of the per-CPU stats array: one per exit code that an
- * architecture defines, so the hot path does an array lookup, not a hash.
+ * Dense slots: one per exit code that an architecture defines, so the hot
+ * path finds a code's stats row (row_of, see EM_ROWS) by array lookup, not
+ * a hash.
  *   VMX: basic reason 0..EM_VMX_SLOTS-1 with no flag bits      -> 0 ..
  *   SVM: exit codes 0x0..0xff                                  -> EM_SVM_BASE + code
  *        0x400..0x403 (NPF, AVIC, VMGEXIT)                     -> EM_SVM_BASE + 0x100 + (code - 0x400)
@@ -35,7 +36,7 @@
  * Everything else (VMX flag bits such as FAILED_VMENTRY, codes past the
  * table, unknown isa) goes to the bounded "other" hash keyed by the raw
  * code, so it stays visible with its exact value; if that hash is full
- * it is counted in EM_SLOT_OTHER.
+ * it is counted in row EM_ROW_OTHER. No code maps to slot EM_SLOT_OTHER.
  */
 #define EM_VMX_SLOTS 96
 #define EM_SVM_BASE EM_VMX_SLOTS
@@ -74,7 +75,7 @@ struct em_key {
 	__u32 vcpu;   /* vCPU id, or EM_ANY_VCPU */
 };
 
-/* Per (isa, reason) aggregate; per CPU in the kernel, summed by user space. */
+/* Per (isa, reason) aggregate: per CPU in stats (summed by user space), one copy per breakdown key. */
 struct em_stats {
 	__u64 count;     /* exits */
 	__u64 lat_count; /* exits whose next entry was seen (latency known) */

@@ -842,7 +842,7 @@ static void test_load_attach_real(void **state)
 	print_message("# attached with %s; %zu rows (no VM runs here); maps hold %llu KiB\n",
 		      em_collector_attach_name(c), s.nrows,
 		      (unsigned long long)em_collector_map_bytes(c) >> 10);
-	/* at least the stats array: EM_NSLOTS values per possible CPU */
+	/* at least the stats array: EM_ROWS values per possible CPU */
 	assert_true(em_collector_map_bytes(c) >=
 		    (uint64_t)EM_ROWS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
 	em_snapshot_free(&s);
