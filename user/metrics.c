@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /* Prometheus text 0.0.4 / OpenMetrics 1.0.0 rendering of a snapshot. */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
-#include <sys/stat.h>
 #include "hist.h"
 #include "metrics.h"
 #include "reasons.h"
+#include "safefile.h"
 #include "render.h"
 
 /* tgid of the vm="other" series; no pid gets this high (pid_max <= 2^22). */
@@ -545,59 +544,42 @@ int em_metrics_write_textfile(const char *dir, const struct em_snapshot *s,
 			      struct em_metrics_state *st, const struct em_metrics_ctx *ctx,
 			      char *err, size_t errlen)
 {
-	static const char final_name[] = "exitmon.prom";
-	/* node_exporter only reads *.prom: the temporary name is never read */
-	char tmp_name[64];
-	int dfd, fd = -1, rc = -1;
-	FILE *f = NULL;
-	struct stat sb;
+	/* safefile writes an unnamed temporary (node_exporter never sees a
+	 * half-written file) and replaces only a regular file or a symlink
+	 * (the link itself): a device, FIFO or directory named exitmon.prom
+	 * is refused, never written through or clobbered */
+	struct em_safefile sf;
+	char path[PATH_MAX], why[256];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc, n;
 
-	snprintf(tmp_name, sizeof(tmp_name), ".exitmon.prom.%ld.tmp", (long)getpid());
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		snprintf(err, errlen, "textfile directory %s: %s", dir, strerror(errno));
+	n = snprintf(path, sizeof(path), "%s/exitmon.prom", dir);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, errlen, "textfile directory %s: %s", dir, strerror(ENAMETOOLONG));
 		return -1;
 	}
-	/* a stale temporary of ours (same pid after a crash) is replaced, never followed */
-	if (unlinkat(dfd, tmp_name, 0) && errno != ENOENT) {
-		snprintf(err, errlen, "%s/%s: %s", dir, tmp_name, strerror(errno));
-		goto out;
-	}
-	fd = openat(dfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s/%s: %s", dir, tmp_name, strerror(errno));
-		goto out;
-	}
-	f = fdopen(fd, "w");
+	f = open_memstream(&text, &len);
 	if (!f) {
-		snprintf(err, errlen, "%s/%s: %s", dir, tmp_name, strerror(errno));
-		goto out;
+		snprintf(err, errlen, "textfile %s: %s", path, strerror(errno));
+		return -1;
 	}
-	fd = -1;
-	if (em_metrics_render(f, s, st, ctx, EM_METRICS_TEXT) || fflush(f) || fsync(fileno(f))) {
-		snprintf(err, errlen, "cannot write %s/%s: %s", dir, tmp_name,
-			 strerror(errno ? errno : EIO));
-		goto out;
+	rc = em_metrics_render(f, s, st, ctx, EM_METRICS_TEXT);
+	if (fclose(f) || rc) {
+		free(text);
+		snprintf(err, errlen, "textfile %s: cannot render the metrics", path);
+		return -1;
 	}
-	if (fclose(f)) {
-		f = NULL;
-		snprintf(err, errlen, "cannot write %s/%s: %s", dir, tmp_name, strerror(errno));
-		goto out;
+	rc = em_safefile_open(&sf, path, true, why, sizeof(why));
+	if (!rc) {
+		rc = em_safefile_write(&sf, text, len, why, sizeof(why));
+		em_safefile_close(&sf);
 	}
-	f = NULL;
-	if (renameat(dfd, tmp_name, dfd, final_name)) {
-		snprintf(err, errlen, "cannot rename %s/%s to %s: %s", dir, tmp_name, final_name,
-			 strerror(errno));
-		goto out;
+	free(text);
+	if (rc) {
+		snprintf(err, errlen, "textfile %s: %s", path, why);
+		return -1;
 	}
-	rc = 0;
-out:
-	if (f)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlinkat(dfd, tmp_name, 0);
-	close(dfd);
-	return rc;
+	return 0;
 }

@@ -86,8 +86,11 @@ void em_metrics_fold(const struct em_stats *st, uint64_t cum[EM_METRICS_NBOUNDS 
 
 /*
  * Writes DIR/exitmon.prom (text format, for node_exporter's textfile
- * collector) atomically: a temporary file in DIR, then rename. DIR must
- * be an existing directory. Returns 0 or -1 with one line in err.
+ * collector) atomically through safefile (an unnamed temporary in DIR,
+ * linked into place). An existing exitmon.prom is replaced only if it is
+ * a regular file or a symlink (the link, never its target); a directory,
+ * device, FIFO or socket is refused. DIR must be an existing directory.
+ * Returns 0 or -1 with one line in err.
  */
 int em_metrics_write_textfile(const char *dir, const struct em_snapshot *s,
 			      struct em_metrics_state *st, const struct em_metrics_ctx *ctx,

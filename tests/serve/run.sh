@@ -358,6 +358,11 @@ check "run --textfile: no # EOF, no timestamps" text_ok "$work/tf/exitmon.prom"
 check "run --textfile to a missing directory: status 1, the error names it" \
 	bash -c "[ $? -eq 1 ] && tail -1 '$work/tf.err' | grep -q 'textfile directory $work/nonexistent'"
 
+mkdir "$work/tf2" && mkfifo "$work/tf2/exitmon.prom"
+timeout 10 "$EXITMON" run --textfile "$work/tf2" -i 0.3 -d 1.2 >/dev/null 2>"$work/tf.err"
+check "run --textfile where exitmon.prom is a FIFO: status 1, one error line, the FIFO stays" \
+	bash -c "[ $? -eq 1 ] && [ \$(grep -c exitmon.prom '$work/tf.err') -eq 1 ] && tail -1 '$work/tf.err' | grep -q 'is a FIFO' && [ -p '$work/tf2/exitmon.prom' ]"
+
 # --- systemd unit ----------------------------------------------------------
 unit=contrib/exitmon.service
 missing=""

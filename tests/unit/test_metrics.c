@@ -359,6 +359,49 @@ static void test_per_vcpu_rows_sum(void **state)
 	em_snapshot_free(&s);
 }
 
+/* exitmon.prom that is not a regular file: never written through, never clobbered */
+static void textfile_hostile(const char *dir, const char *path, const struct em_snapshot *s,
+			     struct em_metrics_state *st)
+{
+	char victim[160], err[256], buf[64];
+	struct stat sb;
+	FILE *f;
+	size_t n;
+
+	/* a symlink to a file: the link is replaced, its target stays as it was */
+	snprintf(victim, sizeof(victim), "%s.victim", dir);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(em_metrics_write_textfile(dir, s, st, &ctx, err, sizeof(err)), 0);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_string_equal(buf, "precious\n");
+	unlink(victim);
+	unlink(path);
+
+	/* a FIFO and a directory are refused with one line and stay */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(em_metrics_write_textfile(dir, s, st, &ctx, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "regular file"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(em_metrics_write_textfile(dir, s, st, &ctx, err, sizeof(err)), -1);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	rmdir(path);
+}
+
 static void test_textfile(void **state)
 {
 	char dir[] = "/tmp/exitmon-textfile.XXXXXX", path[128], err[256], buf[1 << 16];
@@ -391,10 +434,12 @@ static void test_textfile(void **state)
 	closedir(d);
 	assert_int_equal(files, 1); /* no temporary left */
 	unlink(path);
+	textfile_hostile(dir, path, &s, &st);
 
 	/* not a directory / missing: one line, non-zero */
 	assert_int_equal(em_metrics_write_textfile(path, &s, &st, &ctx, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "textfile directory"));
+	assert_non_null(strstr(err, "textfile "));
+	assert_null(strchr(err, '\n'));
 	rmdir(dir);
 	assert_int_equal(em_metrics_write_textfile(dir, &s, &st, &ctx, err, sizeof(err)), -1);
 	assert_null(strchr(err, '\n'));
