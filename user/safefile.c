@@ -46,9 +46,10 @@ static int check_target(struct em_safefile *f, bool may_replace, char *err, size
 		return em_errf(err, errlen, -errno, "cannot check the target: %s", strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		/* "--force" only where the caller did not already replace (--save) */
 		return em_errf(err, errlen, S_ISDIR(st.st_mode) ? -EISDIR : -EPERM,
-			       "is %s: exitmon only replaces a regular file or a symlink, even with --force",
-			       kind(st.st_mode));
+			       "is %s: exitmon only replaces a regular file or a symlink%s",
+			       kind(st.st_mode), may_replace ? "" : ", even with --force");
 	if (!may_replace)
 		return em_errf(err, errlen, -EEXIST, "already exists (use --force to overwrite)");
 	return 0;
