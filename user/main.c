@@ -3,7 +3,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pipe2 */
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include "cli.h"
 #include "collector.h"
 #include "err.h"
+#include "names.h"
 #include "reasons.h"
 #include "render.h"
 #include "runloop.h"
@@ -224,31 +224,13 @@ static int io_save(void *ctx, const struct em_snapshot *s)
 /* -p of a pid that does not exist or has no KVM VM open: one warning line. */
 static void check_pid(uint32_t pid)
 {
-	char path[64], link[64];
-	struct dirent *e;
-	bool vm = false;
-	DIR *d;
+	struct em_names *n = em_names_new("/");
+	int vm = n ? em_names_vm_open(n, pid) : -ENOMEM;
 
-	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
-	d = opendir(path);
-	if (!d) {
-		if (errno == ENOENT)
-			em_warn("pid %u does not exist: nothing will match -p until it does", pid);
-		return;
-	}
-	while (!vm && (e = readdir(d))) {
-		char fd[320];
-		ssize_t n;
-
-		snprintf(fd, sizeof(fd), "%s/%s", path, e->d_name);
-		n = readlink(fd, link, sizeof(link) - 1);
-		if (n > 0) {
-			link[n] = '\0';
-			vm = !strcmp(link, "anon_inode:kvm-vm");
-		}
-	}
-	closedir(d);
-	if (!vm)
+	em_names_free(n);
+	if (vm == -ENOENT)
+		em_warn("pid %u does not exist: nothing will match -p until it does", pid);
+	else if (!vm)
 		em_warn("pid %u has no KVM VM open: -p %u matches no exits unless it creates one", pid, pid);
 }
 

@@ -829,8 +829,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* A process with a KVM VM open, by its fds (slow path when debugfs is absent). */
-static bool has_kvm_vm_fd(const struct em_names *n, uint32_t pid)
+int em_names_vm_open(const struct em_names *n, uint32_t pid)
 {
 	char dir[PATH_MAX], path[PATH_MAX], link[64];
 	struct dirent *d;
@@ -838,8 +837,10 @@ static bool has_kvm_vm_fd(const struct em_names *n, uint32_t pid)
 	bool found = false;
 	DIR *dh;
 
-	if (!path_of(n, dir, sizeof(dir), "/proc/%u/fd", pid) || !(dh = opendir(dir)))
-		return false;
+	if (!path_of(n, dir, sizeof(dir), "/proc/%u/fd", pid))
+		return -ENAMETOOLONG;
+	if (!(dh = opendir(dir)))
+		return -errno;
 	while (!found && (d = readdir(dh)) && seen++ < DIR_MAX) {
 		ssize_t k;
 
@@ -903,7 +904,7 @@ uint32_t *em_names_vmms(struct em_names *n, size_t *count)
 		while ((d = readdir(dh)) && seen++ < DIR_MAX) {
 			uint32_t pid;
 
-			if (parse_u32(d->d_name, &pid) && has_kvm_vm_fd(n, pid))
+			if (parse_u32(d->d_name, &pid) && em_names_vm_open(n, pid) == 1)
 				add_pid(&vms, &nvms, &cap, pid);
 		}
 		closedir(dh);

@@ -79,6 +79,11 @@ bool em_names_vcpu_by_tid(struct em_names *n, uint32_t pid, uint32_t tid,
  * anon_inode:kvm-vm fd. malloc'd (free it); NULL with *count 0 if none.
  */
 uint32_t *em_names_vmms(struct em_names *n, size_t *count);
+/*
+ * Whether pid holds an anon_inode:kvm-vm fd (a KVM VM): 1 yes, 0 no,
+ * -errno when its fds cannot be read (-ENOENT: no such process).
+ */
+int em_names_vm_open(const struct em_names *n, uint32_t pid);
 /* True when name (may be NULL) matches one of the globs. */
 bool em_names_glob_any(const char *const *globs, size_t nglobs, const char *name);
 

@@ -595,6 +595,10 @@ static void test_vmms(void **state)
 	assert_int_equal(pids[0], 100);
 	assert_int_equal(pids[1], 200);
 	free(pids);
+	/* the same check for one pid (run -p's warning): yes, no, no such process */
+	assert_int_equal(em_names_vm_open(n, 200), 1);
+	assert_int_equal(em_names_vm_open(n, 400), 0);
+	assert_int_equal(em_names_vm_open(n, 12345), -ENOENT);
 	assert_true(em_names_glob_any(globs, 2, "db"));
 	assert_true(em_names_glob_any(globs, 2, "web02"));
 	assert_false(em_names_glob_any(globs, 2, "web01"));
