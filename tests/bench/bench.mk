@@ -6,7 +6,7 @@
 # BENCH_RIG=0 (skip the rig), BENCH_RIG_ROUNDS (3), BENCH_N (CPUIDs, 100000).
 BENCH_BUILD := $(BUILD)/bench
 BENCH_BPF_OBJS := $(BENCH_BUILD)/floor.bpf.o $(BENCH_BUILD)/pair.bpf.o \
-                  $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o
+                  $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o $(BENCH_BUILD)/touch.bpf.o
 
 .PHONY: bench bench-build bench-host bench-rig
 
@@ -19,12 +19,16 @@ $(BENCH_BUILD)/floor.bpf.o: tests/bench/floor.bpf.c vmlinux.h | $(BENCH_BUILD)
 $(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# exitmon's handlers with their accesses logged (pages/lines per pair)
+$(BENCH_BUILD)/touch.bpf.o: tests/bench/touch.bpf.c tests/bench/touch.h bpf/exitmon.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
+	$(CLANG) $(BPF_CFLAGS) -Itests/bench -c $< -o $@
+
 # the test driver with pending_fast as a plain ARRAY (values at 56 mod 64)
 $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o: bpf/exitmon_test.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -DEM_PENDING_FAST_FLAGS=0 -c $< -o $@
 
-$(BENCH_BUILD)/embench: tests/bench/embench.c bpf/exitmon.h | $(BENCH_BUILD)
-	$(CC) $(EM_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) $< -lbpf -lelf -lz -o $@
+$(BENCH_BUILD)/embench: tests/bench/embench.c tests/bench/touch.h bpf/exitmon.h | $(BENCH_BUILD)
+	$(CC) $(EM_CFLAGS) -Itests/bench $(CFLAGS) $(EXTRA_CFLAGS) $< -lbpf -lelf -lz -o $@
 
 # user-space row model benchmark (rowbench.c), separate from the BPF figures
 $(BENCH_BUILD)/rowbench: tests/bench/rowbench.c $(PURE_OBJS) | $(BENCH_BUILD)

@@ -9,9 +9,15 @@
 #      pair (kernel.bpf_stats_enabled), exitmon's CPU at 1 s refresh under
 #      heavy exit traffic. Skipped, with the reason, when qemu cannot run.
 # Knobs: BENCH_HOST=0 / BENCH_RIG=0 skip a part; BENCH_ROUNDS (7),
-# BENCH_PAIRS (100000), BENCH_RIG_ROUNDS (3), BENCH_N (100000 CPUIDs),
+# BENCH_PAIRS (100000), BENCH_RIG_ROUNDS (5), BENCH_N (100000 CPUIDs),
 # BENCH_CPU_N (300000), BENCH_WORK (work dir, kept), BENCH_WAIT_IDLE (s to
-# wait for other qemu processes to finish, 300).
+# wait for other qemu processes to finish, 300). Rig: BENCH_TCG ("single
+# multi": one L1 boot per TCG threading mode), BENCH_SLOW (slow-down
+# configurations: "none exitmon empty_raw count_tp perf_record"; opt-in:
+# exitmon_tp exitmon_table exitmon_old perf_pipe perf_live touch4 touch16,
+# see rig-payload.sh), BENCH_EXITMON_OLD (binary for exitmon_old),
+# BENCH_BPF (bpf_stats configurations), BENCH_PHASES (of the first mode:
+# "slow touch bpf user"; later modes run slow only).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -113,19 +119,20 @@ if ! command -v perf >/dev/null; then
 fi
 
 N=${BENCH_N:-100000}
-R=${BENCH_RIG_ROUNDS:-3}
-cat >"$work/bench-params.sh" <<EOF
-BN=$N
-BN_BPF=$((N / 4))
-BROUNDS=$R
-BCPU_N=${BENCH_CPU_N:-300000}
-BSLOW='none exitmon exitmon_tp empty_raw count_tp perf_record perf_live'
-BBPF='exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp'
-EOF
+R=${BENCH_RIG_ROUNDS:-5}
+MODES=${BENCH_TCG:-single multi}
+SLOW=${BENCH_SLOW:-none exitmon empty_raw count_tp perf_record}
+BPFCFG=${BENCH_BPF:-exitmon exitmon_vcpu exitmon_reason exitmon_tp empty_raw count_tp}
+# the first mode also runs these phases (bpf_stats, user space, address log)
+PHASES1=${BENCH_PHASES:-slow touch bpf user}
+for m in $MODES; do
+	case $m in single | multi) ;; *) rig_skip "BENCH_TCG: '$m' is not single or multi"; exit 0 ;; esac
+done
 # Base initramfs from the rig's builder, then a second cpio with embench,
-# perf and their libraries (the kernel unpacks concatenated archives).
+# perf and their libraries, then a tiny one with the parameters of the
+# boot (the kernel unpacks concatenated archives in order).
 mk=(-k "$kdir" -o "$work/base.cpio.gz" --vmm "$BUILD/vmtest/vmm" --exitmon ./exitmon
-	--payload "$here/rig-payload.sh" --extra "$work/bench-params.sh:bench-params.sh")
+	--payload "$here/rig-payload.sh")
 for o in "$BB"/*.bpf.o; do mk+=(--extra "$o:bench/$(basename "$o")"); done
 if ! bash tests/vm/mkinitramfs.sh "${mk[@]}" 2>"$work/mkinitramfs.log"; then
 	rig_skip "initramfs build failed: $(tail -n 3 "$work/mkinitramfs.log" | tr '\n' ' ')"
@@ -142,104 +149,181 @@ copy_with_libs() { # SRC DEST
 }
 copy_with_libs "$BB/embench" /usr/bin/embench
 p=$(command -v perf) && copy_with_libs "$p" /usr/bin/perf
+# another exitmon build to compare with (config exitmon_old), e.g. an old commit's
+[ -n "${BENCH_EXITMON_OLD:-}" ] && copy_with_libs "$BENCH_EXITMON_OLD" /usr/bin/exitmon_old
 (cd "$x" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$work/extra.cpio.gz"
-cat "$work/base.cpio.gz" "$work/extra.cpio.gz" >"$work/initramfs.cpio.gz"
 
-# Other engineers run qemu too: wait for it to be idle, where we can.
-waited=0
-while pgrep -f qemu-system >/dev/null && [ "$waited" -lt "${BENCH_WAIT_IDLE:-300}" ]; do
-	[ "$waited" = 0 ] && log "other qemu running; waiting up to ${BENCH_WAIT_IDLE:-300} s for it to finish"
-	sleep 5
-	waited=$((waited + 5))
-done
-busy=$(pgrep -fc qemu-system || true)
-log "boot L1 (rounds $R, N $N)"
-set +e
-timeout --kill-after=10 "${BENCH_BOOT_TIMEOUT:-900}" qemu-system-x86_64 \
-	-accel tcg,thread=single -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
-	-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 quiet vmtest.npt=1" \
-	-serial "file:$work/console.log" -serial "file:$work/results.raw" \
-	</dev/null >"$work/qemu.log" 2>&1
-qrc=$?
-res=$work/results.txt
-awk '/^@@VMTEST-BEGIN bench@@/ { on = 1; next } /^@@VMTEST-END bench@@/ { on = 0 } on' \
-	"$work/results.raw" 2>/dev/null | tr -d '\r' >"$res"
-if [ ! -s "$res" ]; then
-	rig_skip "no results from L1 (qemu status $qrc; console tail: $(tail -n 5 "$work/console.log" 2>/dev/null | tr -d '\r' | tr '\n' '|'))"
-	exit 0
-fi
-cp "$res" "$BB/rig-results.txt"
-say ""
-say "## 2. nested rig: L1 $(sed -n 's/^env //p' "$res") (QEMU TCG, AMD SVM, npt=1)"
-[ "$busy" = 0 ] || say "warning: $busy other qemu process(es) were running during the rig: figures are noisier"
-grep '^note ' "$res" | sed 's/^note /  note: /' | tee -a "$summary"
-
-# 2a. slow-down: per round, added us per exit vs the untraced run of that round.
-say ""
-say "### 2a. guest slow-down, $N CPUID exits, $R interleaved rounds (BPF stats off)"
-say "$(printf '%-30s %24s %26s  %s' configuration 'us/exit min/med/max' 'added us/exit min/med/max' 'x empty_raw')"
-for c in $BSLOW; do
-	per=() add=()
-	for r in $(seq 1 "$R"); do
-		w=$(awk -v c="$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
-		w0=$(awk -v r="$r" '$1 == "slow" && $2 == "none" && $3 == r && $5 == 0 { print $4 }' "$res")
-		[ -n "$w" ] || continue
-		per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
-		[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
-	done
-	[ "${#per[@]}" -gt 0 ] || { say "$(printf '%-30s %s' "$c" 'no successful run (see notes)')"; continue; }
-	printf '%s\n' "${add[@]}" >"$work/add.$c"
-	say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
-done
 med() { sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { # A B -> median(A)/median(B)
-	local a b
-	a=$(med "$work/add.$1") b=$(med "$work/add.$2")
-	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }' || echo n/a
-}
-say "ratio of median added time: exitmon/perf_record $(ratio exitmon perf_record) (target <= 0.33), exitmon/perf_live $(ratio exitmon perf_live), exitmon_tp/perf_record $(ratio exitmon_tp perf_record), exitmon/empty_raw $(ratio exitmon empty_raw), exitmon/count_tp $(ratio exitmon count_tp)"
 
-# 2b. BPF run time per exit+entry pair from bpf_stats.
-say ""
-say "### 2b. BPF run time per exit+entry pair in L1 (kernel.bpf_stats_enabled=1, run_time_ns/run_cnt), $((N / 4)) CPUID exits, $R rounds"
-say "$(printf '%-22s %10s %10s %10s  %8s  %s' configuration min median max 'x floor' 'exit + entry ns (median)')"
-awk '$1 == "bpf" { key = $2 " " $3; cnt[key, $4] = $6; ns[key, $4] = $8; cfgs[$2] = 1; rounds[$3] = 1
-	if ($4 ~ /exit/) ex[key] = $8 / ($6 ? $6 : 1); else en[key] = $8 / ($6 ? $6 : 1) }
-	END { for (k in ex) print k, ex[k], (k in en ? en[k] : 0) }' "$res" | sort >"$work/bpf.pairs"
-for c in $BBPF; do
-	v=() rr=() e1=() e2=()
-	for r in $(seq 1 "$R"); do
-		line=$(awk -v c="$c" -v r="$r" '$1 == c && $2 == r' "$work/bpf.pairs")
-		fl=$(awk -v r="$r" '$1 == "empty_raw" && $2 == r { print $3 + $4 }' "$work/bpf.pairs")
-		[ -n "$line" ] || continue
-		set -- $line
-		v+=("$(awk -v a="$3" -v b="$4" 'BEGIN { print a + b }')")
-		e1+=("$3") e2+=("$4")
-		[ -n "$fl" ] && rr+=("$(awk -v a="$3" -v b="$4" -v f="$fl" 'BEGIN { print (a + b) / f }')")
+# boot_mode MODE PHASES: one L1 boot under -accel tcg,thread=MODE; results in $work/results.MODE.txt
+boot_mode() {
+	local mode=$1 phases=$2 pdir=$work/params.$1 waited=0 lpid qrc
+	rm -rf "$pdir"
+	mkdir -p "$pdir"
+	cat >"$pdir/bench-params.sh" <<EOF
+BN=$N
+BN_BPF=$((N / 4))
+BROUNDS=$R
+BCPU_N=${BENCH_CPU_N:-300000}
+BSLOW='$SLOW'
+BBPF='$BPFCFG'
+BPHASES='$phases'
+BTCG=$mode
+EOF
+	(cd "$pdir" && echo bench-params.sh | cpio -o -H newc --quiet | gzip -1) >"$work/params.$mode.cpio.gz"
+	cat "$work/base.cpio.gz" "$work/extra.cpio.gz" "$work/params.$mode.cpio.gz" >"$work/initramfs.$mode.cpio.gz"
+	# Other engineers run qemu too: wait for it to be idle, where we can.
+	while pgrep -f qemu-system >/dev/null && [ "$waited" -lt "${BENCH_WAIT_IDLE:-300}" ]; do
+		[ "$waited" = 0 ] && log "other qemu running; waiting up to ${BENCH_WAIT_IDLE:-300} s for it to finish"
+		sleep 5
+		waited=$((waited + 5))
 	done
-	[ "${#v[@]}" -gt 0 ] || { say "$(printf '%-22s %s' "$c" 'no data (see notes)')"; continue; }
-	read -r _ m1 _ <<<"$(stat3 "${e1[@]}")"
-	read -r _ m2 _ <<<"$(stat3 "${e2[@]}")"
-	read -r _ mr _ <<<"$(stat3 "${rr[@]:-0}")"
-	say "$(printf '%-22s %10s %10s %10s  %8s  %s + %s' "$c" $(stat3 "${v[@]}") "$mr" "$m1" "$m2")"
-done
-say "(count_tp is exit-only, classic tp; exitmon_tp is the classic-tp pair)"
+	busy=$(pgrep -fc qemu-system || true)
+	# the host's load average while L1 runs, every 10 s
+	(while :; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$work/load.$mode" &
+	lpid=$!
+	log "boot L1 under TCG thread=$mode (rounds $R, N $N, phases: $phases)"
+	timeout --kill-after=10 "${BENCH_BOOT_TIMEOUT:-1800}" qemu-system-x86_64 \
+		-accel "tcg,thread=$mode" -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
+		-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.$mode.cpio.gz" \
+		-append "console=ttyS0 panic=-1 quiet vmtest.npt=1" \
+		-serial "file:$work/console.$mode.log" -serial "file:$work/results.$mode.raw" \
+		</dev/null >"$work/qemu.$mode.log" 2>&1
+	qrc=$?
+	kill "$lpid" 2>/dev/null
+	wait "$lpid" 2>/dev/null
+	awk '/^@@VMTEST-BEGIN bench@@/ { on = 1; next } /^@@VMTEST-END bench@@/ { on = 0 } on' \
+		"$work/results.$mode.raw" 2>/dev/null | tr -d '\r' >"$work/results.$mode.txt"
+	[ -s "$work/results.$mode.txt" ] && return 0
+	say ""
+	say "## 2. nested rig, TCG thread=$mode: no results from L1 (qemu status $qrc; console tail: $(tail -n 5 "$work/console.$mode.log" 2>/dev/null | tr -d '\r' | tr '\n' '|'))"
+	return 1
+}
 
-# 2c. user space under heavy exit traffic.
+# slowdown_report MODE: section 2a of one boot; sets ratio_MODE
+slowdown_report() {
+	local mode=$1 res=$work/results.$1.txt c r w w0 per add rr
+	say ""
+	say "### 2a. guest slow-down, TCG thread=$mode, $N CPUID exits, $R interleaved rounds (order rotated each round; BPF stats off)"
+	say "$(printf '%-30s %24s %26s' configuration 'us/exit min/med/max' 'added us/exit min/med/max')"
+	for c in $SLOW; do
+		per=() add=()
+		for r in $(seq 1 "$R"); do
+			w=$(awk -v c="$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
+			w0=$(awk -v r="$r" '$1 == "slow" && $2 == "none" && $3 == r && $5 == 0 { print $4 }' "$res")
+			[ -n "$w" ] || continue
+			per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
+			[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
+		done
+		[ "${#per[@]}" -gt 0 ] || { say "$(printf '%-30s %s' "$c" 'no successful run (see notes)')"; continue; }
+		printf '%s\n' "${add[@]}" >"$work/add.$mode.$c"
+		say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
+	done
+	ratio() { # A B -> median(A)/median(B)
+		local a b
+		a=$(med "$work/add.$mode.$1") b=$(med "$work/add.$mode.$2")
+		[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }' || echo n/a
+	}
+	rr=$(ratio exitmon perf_record)
+	eval "ratio_$mode=\$rr"
+	say "ratio of median added time per exit: exitmon/perf_record $rr (target <= 0.33)$(
+		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "$c" perf_record)" ;; esac; done)"
+	# per round, the same ratio: how much one round's noise moves it
+	say "  per round, exitmon/perf_record: $(for r in $(seq 1 "$R"); do
+		awk -v r="$r" '$1 == "slow" && $3 == r && $5 == 0 { w[$2] = $4 } END {
+			if (("exitmon" in w) && ("perf_record" in w) && ("none" in w) && w["perf_record"] != w["none"])
+				printf "%.2f ", (w["exitmon"] - w["none"]) / (w["perf_record"] - w["none"]); else printf "- " }' "$res"; done)"
+	say "  host load average during the boot (every 10 s): min/med/max $(stat3 $(cat "$work/load.$mode"))"
+	[ "$busy" = 0 ] || say "  warning: $busy other qemu process(es) were running: figures are noisier"
+}
+
+# touch_report: distinct 4 KiB pages and 64-byte lines per exit+entry pair
+# from the address log of tests/bench/touch.bpf.c (kinds: tests/bench/touch.h).
+touch_report() {
+	local res=$1 p side kind addr size a l e np nl
+	local -A pg ln pge lne pgn lnn
+	local kinds=(- stack rodata probe pending_fast pending thread_gen row_of other_row stats stats.hist counters map_other)
+	grep -q '^touch ' "$res" || { grep -q '^touch-error' "$res" && say "(address log: $(grep -m1 '^touch-error' "$res"))"; return 0; }
+	say ""
+	say "### 2d. what exitmon's handlers touch per exit+entry pair (tests/bench/touch.bpf.c: map look-ups, probe reads, stack, options; $(grep -c '^touch ' "$res") accesses logged)"
+	say "$(printf '%-6s %14s %14s %14s' pair 'pages exit/entry/pair' '' 'lines exit/entry/pair')"
+	for p in $(awk '$1 == "touch" { print $3 }' "$res" | sort -un); do
+		pg=() ln=() pge=() lne=() pgn=() lnn=()
+		while read -r _ _ _ side kind addr size; do
+			a=$((addr)) e=$((addr + size - 1))
+			for ((l = a >> 12; l <= e >> 12; l++)); do pg[$l]=1; [ "$side" = 0 ] && pge[$l]=1 || pgn[$l]=1; done
+			for ((l = a >> 6; l <= e >> 6; l++)); do ln[$l]=1; [ "$side" = 0 ] && lne[$l]=1 || lnn[$l]=1; done
+		done < <(awk -v p="$p" '$1 == "touch" && $3 == p' "$res")
+		say "$(printf '%-6s %6s %6s %6s %12s %6s %6s %6s' "$p" "${#pge[@]}" "${#pgn[@]}" "${#pg[@]}" '' "${#lne[@]}" "${#lnn[@]}" "${#ln[@]}")"
+	done
+	say "accesses of the first logged pair (page = ordinal of its distinct page in the pair):"
+	pg=() np=0
+	while read -r _ _ _ side kind addr size; do
+		a=$((addr))
+		[ -n "${pg[$((a >> 12))]:-}" ] || { np=$((np + 1)); pg[$((a >> 12))]=$np; }
+		say "$(printf '  %-5s %-12s %18s %4s B  page %-2s line %%64 = %s%s' "$([ "$side" = 0 ] && echo exit || echo entry)" \
+			"${kinds[$kind]:-?}" "$addr" "$size" "${pg[$((a >> 12))]}" "$(((a & 63) + size > 64 ? 2 : 1))" \
+			"$([ $((a >> 12)) != $(((a + size - 1) >> 12)) ] && echo ' (crosses a page)')")"
+	done < <(awk '$1 == "touch" && $3 == 0' "$res")
+	say "(not in the log: program text, the helpers' own data (current task, clock, per-CPU area), the raw_tp ctx, which is bpf_trace_run2's args array on the same kernel stack)"
+}
+
+first=1
+for mode in $MODES; do
+	if [ "$first" = 1 ]; then ph=$PHASES1; else ph=slow; fi
+	first=0
+	boot_mode "$mode" "$ph" || continue
+	res=$work/results.$mode.txt
+	cp "$res" "$BB/rig-results.$mode.txt"
+	say ""
+	say "## 2. nested rig, TCG thread=$mode: L1 $(sed -n 's/^env //p' "$res") (AMD SVM, npt=1)"
+	grep '^note ' "$res" | sed 's/^note /  note: /' | tee -a "$summary"
+	case " $ph " in *" slow "*) slowdown_report "$mode" ;; esac
+	case " $ph " in *" touch "*) touch_report "$res" ;; esac
+	case " $ph " in *" bpf "*) ;; *) continue ;; esac
+
+	# 2b. BPF run time per exit+entry pair from bpf_stats.
+	say ""
+	say "### 2b. BPF run time per exit+entry pair in L1 (TCG thread=$mode, kernel.bpf_stats_enabled=1, run_time_ns/run_cnt), $((N / 4)) CPUID exits, $R rounds"
+	say "$(printf '%-22s %10s %10s %10s  %8s  %s' configuration min median max 'x floor' 'exit + entry ns (median)')"
+	awk '$1 == "bpf" { key = $2 " " $3; cnt[key, $4] = $6; ns[key, $4] = $8; cfgs[$2] = 1; rounds[$3] = 1
+		if ($4 ~ /exit/) ex[key] = $8 / ($6 ? $6 : 1); else en[key] = $8 / ($6 ? $6 : 1) }
+		END { for (k in ex) print k, ex[k], (k in en ? en[k] : 0) }' "$res" | sort >"$work/bpf.pairs"
+	for c in $BPFCFG; do
+		v=() rr=() e1=() e2=()
+		for r in $(seq 1 "$R"); do
+			line=$(awk -v c="$c" -v r="$r" '$1 == c && $2 == r' "$work/bpf.pairs")
+			fl=$(awk -v r="$r" '$1 == "empty_raw" && $2 == r { print $3 + $4 }' "$work/bpf.pairs")
+			[ -n "$line" ] || continue
+			set -- $line
+			v+=("$(awk -v a="$3" -v b="$4" 'BEGIN { print a + b }')")
+			e1+=("$3") e2+=("$4")
+			[ -n "$fl" ] && rr+=("$(awk -v a="$3" -v b="$4" -v f="$fl" 'BEGIN { print (a + b) / f }')")
+		done
+		[ "${#v[@]}" -gt 0 ] || { say "$(printf '%-22s %s' "$c" 'no data (see notes)')"; continue; }
+		read -r _ m1 _ <<<"$(stat3 "${e1[@]}")"
+		read -r _ m2 _ <<<"$(stat3 "${e2[@]}")"
+		read -r _ mr _ <<<"$(stat3 "${rr[@]:-0}")"
+		say "$(printf '%-22s %10s %10s %10s  %8s  %s + %s' "$c" $(stat3 "${v[@]}") "$mr" "$m1" "$m2")"
+	done
+	say "(count_tp is exit-only, classic tp; exitmon_tp is the classic-tp pair)"
+
+	# 2c. user space under heavy exit traffic.
+	say ""
+	say "### 2c. exitmon user space in L1 (TCG thread=$mode; embench supervise: attach time, peak RSS, on-CPU time from /proc/PID/schedstat)"
+	ur=() uc=() um=()
+	while read -r _ c _ _ rd _ _ _ _ _ cp _ m _; do
+		ur+=("$rd") um+=("$(awk -v x="$m" 'BEGIN { print x / 1024 }')")
+		[ "$c" = exitmon_i1 ] && uc+=("$cp")
+	done < <(grep '^user ' "$res")
+	if [ "${#ur[@]}" -gt 0 ]; then
+		say "$(printf '%-44s %10s %10s %10s  %s' figure min median max target)"
+		say "$(printf '%-44s %10s %10s %10s  %s' 'start -> attached, all exitmon runs (ms)' $(stat3 "${ur[@]}") '<= 300')"
+		say "$(printf '%-44s %10s %10s %10s  %s' 'peak RSS, all exitmon runs (MiB)' $(stat3 "${um[@]}") '<= 16')"
+		[ "${#uc[@]}" -gt 0 ] && say "$(printf '%-44s %10s %10s %10s  %s' 'CPU at -i 1, heavy exits (%)' $(stat3 "${uc[@]}") '<= 1')"
+		grep '^user exitmon_i1 ' "$res" | awk '{ printf "  -i 1 run %s: window %s s, %s CPUID exits in %.1f s (%.0f exits/s), %s refreshes\n", $3, $7, $22, $18 / 1e9, $22 / ($18 / 1e9), $24 }' | tee -a "$summary"
+	fi
+done
 say ""
-say "### 2c. exitmon user space in L1 (embench supervise: attach time, peak RSS, on-CPU time from /proc/PID/schedstat)"
-ur=() uc=() um=()
-while read -r _ c _ _ rd _ _ _ _ _ cp _ m _; do
-	ur+=("$rd") um+=("$(awk -v x="$m" 'BEGIN { print x / 1024 }')")
-	[ "$c" = exitmon_i1 ] && uc+=("$cp")
-done < <(grep '^user ' "$res")
-if [ "${#ur[@]}" -gt 0 ]; then
-	say "$(printf '%-44s %10s %10s %10s  %s' figure min median max target)"
-	say "$(printf '%-44s %10s %10s %10s  %s' 'start -> attached, all exitmon runs (ms)' $(stat3 "${ur[@]}") '<= 300')"
-	say "$(printf '%-44s %10s %10s %10s  %s' 'peak RSS, all exitmon runs (MiB)' $(stat3 "${um[@]}") '<= 16')"
-	[ "${#uc[@]}" -gt 0 ] && say "$(printf '%-44s %10s %10s %10s  %s' 'CPU at -i 1, heavy exits (%)' $(stat3 "${uc[@]}") '<= 1')"
-	grep '^user exitmon_i1' "$res" | awk '{ printf "  -i 1 run %s: window %s s, %s CPUID exits in %.1f s (%.0f exits/s), %s refreshes\n", $3, $7, $22, $18 / 1e9, $22 / ($18 / 1e9), $24 }' | tee -a "$summary"
-fi
-say ""
-say "(total wall time $(($(date +%s) - t_start)) s; raw results $BB/rig-results.txt, work dir $work)"
+say "rig slow-down, exitmon/perf_record (median added time per exit, target <= 0.33):$(for m in $MODES; do v=ratio_$m; printf ' thread=%s %s;' "$m" "${!v:-n/a}"; done)"
+say "(total wall time $(($(date +%s) - t_start)) s; raw results $BB/rig-results.MODE.txt, work dir $work)"

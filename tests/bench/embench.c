@@ -43,6 +43,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "exitmon.h"
+#include "touch.h"
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -337,6 +338,32 @@ static void print_prog(int fd)
 		       (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
 }
 
+/*
+ * touch.bpf.o's address log (its .bss), one line per access:
+ * touch PAIR SIDE KIND ADDR SIZE; nothing for objects without it.
+ */
+static void print_touch(struct bpf_object *o)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(o, ".bss");
+	struct emb_touch_log *lg;
+	__u32 k = 0, p, i;
+
+	if (!m || bpf_map__value_size(m) < sizeof(*lg))
+		return;
+	lg = calloc(1, bpf_map__value_size(m));
+	if (!lg || bpf_map_lookup_elem(bpf_map__fd(m), &k, lg) || lg->magic != EMB_TOUCH_MAGIC) {
+		printf("touch-error no address log (pairs seen: %llu)\n",
+		       lg ? (unsigned long long)lg->pairs : 0ULL);
+		free(lg);
+		return;
+	}
+	for (p = 0; p < EMB_TOUCH_PAIRS; p++)
+		for (i = 0; i < lg->n[p] && i < EMB_TOUCH_SLOTS; i++)
+			printf("touch %u %u %u 0x%llx %u\n", p, lg->t[p * EMB_TOUCH_SLOTS + i].side, lg->t[p * EMB_TOUCH_SLOTS + i].kind,
+			       (unsigned long long)lg->t[p * EMB_TOUCH_SLOTS + i].addr, lg->t[p * EMB_TOUCH_SLOTS + i].size);
+	free(lg);
+}
+
 static int cmd_attach(int argc, char **argv)
 {
 	struct bpf_object *o;
@@ -376,6 +403,7 @@ static int cmd_attach(int argc, char **argv)
 	bpf_object__for_each_program(p, o)
 		if (bpf_program__autoload(p))
 			print_prog(bpf_program__fd(p));
+	print_touch(o);
 	for (i = 0; i < nl; i++)
 		bpf_link__destroy(links[i]);
 	bpf_object__close(o);

@@ -65,3 +65,45 @@ int count_exit_tp(struct trace_event_raw_kvm_exit *ctx)
 	count_reason(ctx->exit_reason);
 	return 0;
 }
+
+/*
+ * The price of a page under TCG: an exit program that writes one u64 in
+ * each of K distinct pages (elements of a page-sized ARRAY), nothing else.
+ * (T_touch16 - T_empty_raw) / 16 per exit is what one more distinct page
+ * touched per exit costs the guest in the rig.
+ */
+struct emb_page {
+	__u64 v[512];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, struct emb_page);
+} pages SEC(".maps");
+
+static __always_inline void touch_pages(__u32 k)
+{
+	for (__u32 i = 0; i < k && i < 16; i++) {
+		__u32 key = i;
+		struct emb_page *p = bpf_map_lookup_elem(&pages, &key);
+
+		if (p)
+			p->v[0]++;
+	}
+}
+
+SEC("raw_tp/kvm_exit")
+int touch4_exit(void *ctx)
+{
+	touch_pages(4);
+	return 0;
+}
+
+SEC("raw_tp/kvm_exit")
+int touch16_exit(void *ctx)
+{
+	touch_pages(16);
+	return 0;
+}

@@ -10,7 +10,10 @@
 #   user  CFG ROUND ready_ms window_s cpu_ns cpu_pct maxrss_kb rc  (embench supervise)
 #   note  TEXT
 # Parameters (/bench-params.sh): BN, BN_BPF (exits of the bpf phase), BROUNDS,
-# BCPU_N, BSLOW, BBPF.
+# BCPU_N, BSLOW, BBPF, BPHASES (which of slow/bpf/user/touch run), BTCG (the
+# host's TCG threading mode, only reported). Round r runs BSLOW rotated by
+# r-1, so no configuration always runs first (after the warm-up) or always
+# follows the same one.
 set -u
 # shellcheck disable=SC1091
 . /bench-params.sh
@@ -45,12 +48,20 @@ stop_bg() { # PID (SIGINT; SIGTERM after 30 s, forwarded by embench supervise; S
 # background, waits until it is attached; sets bg (pid or empty).
 start_cfg() {
 	bg=
-	rm -f "$W/ready" "$W/sup"
+	rm -f "$W/ready" "$W/sup" "$W/em.err" "$W/att.err"
 	case $1 in
 	none) return 0 ;;
 	exitmon) embench supervise "$W/ready" "$W/sup" exitmon run -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
 	exitmon_tp) embench supervise "$W/ready" "$W/sup" exitmon run --attach tp -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
 	exitmon_vcpu) embench supervise "$W/ready" "$W/sup" exitmon run --per-vcpu -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	# investigation (opt-in): the table output at 1 s refresh, as a user runs it
+	exitmon_table) embench supervise "$W/ready" "$W/sup" exitmon run -i 1 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	# another exitmon build (bench.sh BENCH_EXITMON_OLD), same invocation as exitmon
+	exitmon_old) embench supervise "$W/ready" "$W/sup" exitmon_old run -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
+	# K extra distinct pages touched per exit (tests/bench/floor.bpf.c): TCG's price of a page
+	touch4 | touch16) embench attach $B/floor.bpf.o "$W/ready" "${1}_exit" empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
+	# addresses touched by exitmon's handlers (tests/bench/touch.bpf.c), dumped at stop
+	touchrec) EMBENCH_VERBOSE=1 embench attach $B/touch.bpf.o "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
 	exitmon_reason) embench supervise "$W/ready" "$W/sup" exitmon run --reason CPUID --reason HLT -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
 	empty_raw) embench attach $B/floor.bpf.o "$W/ready" empty_exit_raw empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	count_tp) embench attach $B/floor.bpf.o "$W/ready" count_exit_tp >"$W/att.out" 2>"$W/att.err" & ;;
@@ -62,6 +73,16 @@ start_cfg() {
 		embench waitfile "$W/perf.data" 60000
 		sleep 2
 		return 0 ;;
+	perf_pipe)
+		# perf writing its samples to a pipe into /dev/null, not a 21 MB file
+		rm -f "$W/pipe"
+		mkfifo "$W/pipe"
+		cat "$W/pipe" >/dev/null &
+		catpid=$!
+		perf kvm stat record -a -o - </dev/null >"$W/pipe" 2>"$W/perf.err" &
+		bg=$!
+		sleep 4
+		return 0 ;;
 	perf_live)
 		perf kvm stat live -d 1 </dev/null >"$W/perf.out" 2>"$W/perf.err" &
 		bg=$!
@@ -72,7 +93,8 @@ start_cfg() {
 	esac
 	bg=$!
 	if ! embench waitfile "$W/ready" 120000 || ! kill -0 "$bg" 2>/dev/null; then
-		note "$1 did not attach: $(cat "$W/em.err" "$W/att.err" 2>/dev/null | tail -c 300 | tr '\n' ' ')"
+		# the end of the error, with a verifier log's last lines
+		note "$1 did not attach: $(cat "$W/em.err" "$W/att.err" 2>/dev/null | tail -n 12 | tail -c 900 | tr '\n' ' ')"
 		stop_bg "$bg"
 		bg=
 		return 1
@@ -90,6 +112,8 @@ stop_cfg() { # CFG ROUND PHASE
 	stop_bg "$bg"
 	case $1 in
 	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
+	touchrec) grep '^touch ' "$W/att.out" | sed "s/^touch /touch $2 /" | rec ;;
+	perf_pipe) wait "$catpid" 2>/dev/null ;;
 	empty_raw | count_tp)
 		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
 	perf_record)
@@ -102,7 +126,7 @@ stop_cfg() { # CFG ROUND PHASE
 }
 
 run_vmm() { # CFG ROUND PHASE
-	if [ "$3" = bpf ]; then
+	if [ "$3" != slow ]; then
 		# shellcheck disable=SC2086
 		tv=$(embench time $VMM_BPF 2>"$W/vmm.err" </dev/null | tail -n1)
 	else
@@ -112,10 +136,22 @@ run_vmm() { # CFG ROUND PHASE
 	# tv = "wall_ns W rc R"
 	# shellcheck disable=SC2086
 	set -- "$1" "$2" "$3" $tv
-	echo "$3 $1 $2 $5 $7" | sed 's/^bpf /vmm-bpf /' | rec
+	echo "$3 $1 $2 $5 $7" | sed 's/^bpf /vmm-bpf /; s/^touch /vmm-touch /' | rec
 }
 
-echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) ncpu=$(grep -c ^processor /proc/cpuinfo) n=$BN rounds=$BROUNDS" | rec
+# rotate LIST by K: prints the words of LIST starting at the (K mod n)-th
+rotate() { # K WORD...
+	k=$1; shift
+	n=$#; k=$((k % n)); i=0; out=; head=
+	for w in "$@"; do
+		if [ $i -lt $k ]; then head="$head $w"; else out="$out $w"; fi
+		i=$((i + 1))
+	done
+	echo $out $head
+}
+has_phase() { case " $BPHASES " in *" $1 "*) return 0 ;; esac; return 1; }
+
+echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) ncpu=$(grep -c ^processor /proc/cpuinfo) n=$BN rounds=$BROUNDS tcg=${BTCG:-?}" | rec
 if [ ! -c /dev/kvm ]; then
 	note "no /dev/kvm in L1"
 else
@@ -123,15 +159,20 @@ else
 	embench time $VMM >/dev/null 2>&1
 	echo 0 >/proc/sys/kernel/bpf_stats_enabled
 	r=1
+	has_phase slow || r=$((BROUNDS + 1))
 	while [ $r -le "$BROUNDS" ]; do
-		for c in $BSLOW; do
+		# shellcheck disable=SC2086
+		for c in $(rotate $((r - 1)) $BSLOW); do
 			echo "=== slow $c round $r" >/dev/console
 			start_cfg "$c" && { run_vmm "$c" "$r" slow; stop_cfg "$c" "$r" slow; }
 		done
 		r=$((r + 1))
 	done
+	# the touch recorder: BN_BPF exits, one run (BPF stats off)
+	has_phase touch && start_cfg touchrec && { run_vmm touchrec 1 touch; stop_cfg touchrec 1 touch; }
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled
 	r=1
+	has_phase bpf || r=$((BROUNDS + 1))
 	while [ $r -le "$BROUNDS" ]; do
 		for c in $BBPF; do
 			echo "=== bpf $c round $r" >/dev/console
@@ -142,6 +183,7 @@ else
 	echo 0 >/proc/sys/kernel/bpf_stats_enabled
 	# user-space cost at 1 s refresh under heavy exit traffic
 	r=1
+	has_phase user || r=3
 	while [ $r -le 2 ]; do
 		echo "=== user round $r" >/dev/console
 		rm -f "$W/ready" "$W/sup"
