@@ -23,6 +23,25 @@ $(BENCH_BUILD)/pair.bpf.o: tests/bench/pair.bpf.c bpf/aggregate.bpf.h bpf/exitmo
 $(BENCH_BUILD)/touch.bpf.o: tests/bench/touch.bpf.c tests/bench/touch.h bpf/exitmon.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -Itests/bench -c $< -o $@
 
+# Opt-in variants of the core (bench.sh BENCH_VARIANTS=NAME): the handlers
+# over bpf/aggregate.bpf.h + tests/bench/NAME.patch (see variant.bpf.c).
+$(BENCH_BUILD)/variant-%/aggregate.bpf.h: bpf/aggregate.bpf.h tests/bench/%.patch
+	mkdir -p $(@D)
+	patch -s -o $@ bpf/aggregate.bpf.h tests/bench/$*.patch
+$(BENCH_BUILD)/v_%.bpf.o: tests/bench/variant.bpf.c $(BENCH_BUILD)/variant-%/aggregate.bpf.h bpf/exitmon.bpf.c bpf/exitmon.h vmlinux.h
+	$(CLANG) -I$(BENCH_BUILD)/variant-$* $(BPF_CFLAGS) -c $< -o $@
+# the BPF tier against a variant: make build/bench/variant-NAME/test_bpf && sudo $@
+$(BENCH_BUILD)/variant-%/exitmon.skel.h: $(BENCH_BUILD)/v_%.bpf.o
+	$(LLVM_STRIP) -g -o $(@D)/exitmon.bpf.o $<
+	$(BPFTOOL) gen skeleton $(@D)/exitmon.bpf.o > $@
+$(BENCH_BUILD)/variant-%/exitmon_test.skel.h: tests/bench/variant.bpf.c $(BENCH_BUILD)/variant-%/aggregate.bpf.h bpf/exitmon_test.bpf.c bpf/exitmon.h vmlinux.h
+	$(CLANG) -I$(BENCH_BUILD)/variant-$* $(BPF_CFLAGS) -DEMB_TEST_DRIVER -c $< -o $(@D)/exitmon_test.bpf.o
+	$(LLVM_STRIP) -g $(@D)/exitmon_test.bpf.o
+	$(BPFTOOL) gen skeleton $(@D)/exitmon_test.bpf.o > $@
+$(BENCH_BUILD)/variant-%/test_bpf: tests/bpf/test_bpf.c user/collector.c $(BENCH_BUILD)/variant-%/exitmon.skel.h $(BENCH_BUILD)/variant-%/exitmon_test.skel.h $(PURE_OBJS)
+	$(CC) -I$(@D) $(ALL_CFLAGS) -c user/collector.c -o $(@D)/collector.o
+	$(CC) -I$(@D) $(ALL_CFLAGS) $(LDFLAGS) $< $(@D)/collector.o $(PURE_OBJS) -lcmocka $(LDLIBS) -o $@
+
 # the test driver with pending_fast as a plain ARRAY (values at 56 mod 64)
 $(BENCH_BUILD)/exitmon_test_unaligned.bpf.o: bpf/exitmon_test.bpf.c bpf/aggregate.bpf.h bpf/exitmon.h vmlinux.h | $(BENCH_BUILD)
 	$(CLANG) $(BPF_CFLAGS) -DEM_PENDING_FAST_FLAGS=0 -c $< -o $@

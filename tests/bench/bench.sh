@@ -14,8 +14,9 @@
 # wait for other qemu processes to finish, 300). Rig: BENCH_TCG ("single
 # multi": one L1 boot per TCG threading mode), BENCH_SLOW (slow-down
 # configurations: "none exitmon empty_raw count_tp perf_record"; opt-in:
-# exitmon_tp exitmon_table exitmon_old perf_pipe perf_live touch4 touch16,
-# see rig-payload.sh), BENCH_EXITMON_OLD (binary for exitmon_old),
+# exitmon_tp exitmon_table exitmon_old perf_pipe perf_live touch4 touch16
+# v_base v_NAME, see rig-payload.sh), BENCH_EXITMON_OLD (binary for
+# exitmon_old), BENCH_VARIANTS (NAMEs of tests/bench/NAME.patch to build),
 # BENCH_BPF (bpf_stats configurations), BENCH_PHASES (of the first mode:
 # "slow touch bpf user"; later modes run slow only).
 set -uo pipefail
@@ -132,7 +133,11 @@ done
 # perf and their libraries, then a tiny one with the parameters of the
 # boot (the kernel unpacks concatenated archives in order).
 mk=(-k "$kdir" -o "$work/base.cpio.gz" --vmm "$BUILD/vmtest/vmm" --exitmon ./exitmon
-	--payload "$here/rig-payload.sh")
+	--payload "$here/rig-payload.sh" --extra "$BUILD/exitmon.bpf.o:bench/exitmon.bpf.o")
+# proposed changes to the core, as patches (bench.mk, variant.bpf.c): configs v_NAME
+for v in ${BENCH_VARIANTS:-}; do
+	make -s "$BB/v_$v.bpf.o" >>"$work/build.log" 2>&1 || log "variant $v does not build (see $work/build.log)"
+done
 for o in "$BB"/*.bpf.o; do mk+=(--extra "$o:bench/$(basename "$o")"); done
 if ! bash tests/vm/mkinitramfs.sh "${mk[@]}" 2>"$work/mkinitramfs.log"; then
 	rig_skip "initramfs build failed: $(tail -n 3 "$work/mkinitramfs.log" | tr '\n' ' ')"

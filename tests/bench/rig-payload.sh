@@ -62,6 +62,9 @@ start_cfg() {
 	touch4 | touch16) embench attach $B/floor.bpf.o "$W/ready" "${1}_exit" empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	# addresses touched by exitmon's handlers (tests/bench/touch.bpf.c), dumped at stop
 	touchrec) EMBENCH_VERBOSE=1 embench attach $B/touch.bpf.o "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
+	# the same handlers loaded by embench, unpatched and patched (bench.sh BENCH_VARIANTS)
+	v_base) embench attach $B/exitmon.bpf.o "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
+	v_*) embench attach "$B/$1.bpf.o" "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
 	exitmon_reason) embench supervise "$W/ready" "$W/sup" exitmon run --reason CPUID --reason HLT -o json -i 3600 --ready-file "$W/ready" </dev/null >"$W/em.out" 2>"$W/em.err" & ;;
 	empty_raw) embench attach $B/floor.bpf.o "$W/ready" empty_exit_raw empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	count_tp) embench attach $B/floor.bpf.o "$W/ready" count_exit_tp >"$W/att.out" 2>"$W/att.err" & ;;
@@ -114,7 +117,7 @@ stop_cfg() { # CFG ROUND PHASE
 	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
 	touchrec) grep '^touch ' "$W/att.out" | sed "s/^touch /touch $2 /" | rec ;;
 	perf_pipe) wait "$catpid" 2>/dev/null ;;
-	empty_raw | count_tp)
+	empty_raw | count_tp | v_*)
 		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
 	perf_record)
 		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" | rec
