@@ -160,9 +160,28 @@ p=$(command -v perf) && copy_with_libs "$p" /usr/bin/perf
 
 med() { sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# poll_cpu QEMU_PID RAW OUT: when L1 writes a "mark start|end CFG ROUND"
+# line (rig-payload.sh run_vmm), append "start|end CFG ROUND NS" to OUT,
+# NS = on-CPU time of all of QEMU's threads (/proc/PID/task/*/schedstat).
+# Unlike the guest's wall time, it does not grow while other jobs hold the
+# host's CPUs.
+poll_cpu() {
+	local q=$1 f=$2 out=$3 seen=0 n t
+	while kill -0 "$q" 2>/dev/null; do
+		n=$(grep -c '^mark ' "$f" 2>/dev/null)
+		if [ "${n:-0}" -gt "$seen" ]; then
+			t=$(cat /proc/"$q"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }')
+			grep '^mark ' "$f" | tr -d '\r' | sed -n "$((seen + 1)),${n}p" |
+				while read -r _ what c r; do echo "$what $c $r $t"; done >>"$out"
+			seen=$n
+		fi
+		sleep 0.02
+	done
+}
+
 # boot_mode MODE PHASES: one L1 boot under -accel tcg,thread=MODE; results in $work/results.MODE.txt
 boot_mode() {
-	local mode=$1 phases=$2 pdir=$work/params.$1 waited=0 lpid qrc
+	local mode=$1 phases=$2 pdir=$work/params.$1 waited=0 lpid qrc tpid qpid
 	rm -rf "$pdir"
 	mkdir -p "$pdir"
 	cat >"$pdir/bench-params.sh" <<EOF
@@ -188,12 +207,22 @@ EOF
 	(while :; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$work/load.$mode" &
 	lpid=$!
 	log "boot L1 under TCG thread=$mode (rounds $R, N $N, phases: $phases)"
+	rm -f "$work/results.$mode.raw" "$work/cpu.$mode"
 	timeout --kill-after=10 "${BENCH_BOOT_TIMEOUT:-1800}" qemu-system-x86_64 \
 		-accel "tcg,thread=$mode" -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.$mode.cpio.gz" \
 		-append "console=ttyS0 panic=-1 quiet vmtest.npt=1" \
 		-serial "file:$work/console.$mode.log" -serial "file:$work/results.$mode.raw" \
-		</dev/null >"$work/qemu.$mode.log" 2>&1
+		</dev/null >"$work/qemu.$mode.log" 2>&1 &
+	tpid=$!
+	qpid=
+	for _ in $(seq 50); do
+		qpid=$(pgrep -P "$tpid" -f qemu-system | head -n1)
+		[ -n "$qpid" ] && break
+		sleep 0.1
+	done
+	[ -n "$qpid" ] && poll_cpu "$qpid" "$work/results.$mode.raw" "$work/cpu.$mode"
+	wait "$tpid"
 	qrc=$?
 	kill "$lpid" 2>/dev/null
 	wait "$lpid" 2>/dev/null
@@ -224,6 +253,24 @@ slowdown_report() {
 		printf '%s\n' "${add[@]}" >"$work/add.$mode.$c"
 		say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
 	done
+	# the same from QEMU's on-CPU time on the host (poll_cpu)
+	if [ -s "$work/cpu.$mode" ]; then
+		say "host CPU time of QEMU while the guest ran (less sensitive to other jobs on the host), per exit:"
+		say "$(printf '%-30s %24s %26s' configuration 'CPU us/exit min/med/max' 'added CPU us/exit min/med/max')"
+		for c in $SLOW; do
+			per=() add=()
+			for r in $(seq 1 "$R"); do
+				w=$(awk -v c="$c" -v r="$r" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
+				w0=$(awk -v r="$r" '$2 == "none" && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
+				[ -n "$w" ] || continue
+				per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
+				[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
+			done
+			[ "${#per[@]}" -gt 0 ] || continue
+			printf '%s\n' "${add[@]}" >"$work/add.$mode.cpu_$c"
+			say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
+		done
+	fi
 	ratio() { # A B -> median(A)/median(B)
 		local a b
 		a=$(med "$work/add.$mode.$1") b=$(med "$work/add.$mode.$2")
@@ -231,8 +278,12 @@ slowdown_report() {
 	}
 	rr=$(ratio exitmon perf_record)
 	eval "ratio_$mode=\$rr"
+	rc_=$(ratio cpu_exitmon cpu_perf_record)
+	eval "cratio_$mode=\$rc_"
 	say "ratio of median added time per exit: exitmon/perf_record $rr (target <= 0.33)$(
 		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "$c" perf_record)" ;; esac; done)"
+	[ -s "$work/cpu.$mode" ] && say "ratio of median added host CPU per exit: exitmon/perf_record $rc_$(
+		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "cpu_$c" cpu_perf_record)" ;; esac; done)"
 	# per round, the same ratio: how much one round's noise moves it
 	say "  per round, exitmon/perf_record: $(for r in $(seq 1 "$R"); do
 		awk -v r="$r" '$1 == "slow" && $3 == r && $5 == 0 { w[$2] = $4 } END {
@@ -331,4 +382,5 @@ for mode in $MODES; do
 done
 say ""
 say "rig slow-down, exitmon/perf_record (median added time per exit, target <= 0.33):$(for m in $MODES; do v=ratio_$m; printf ' thread=%s %s;' "$m" "${!v:-n/a}"; done)"
+say "the same from QEMU's host CPU time:$(for m in $MODES; do v=cratio_$m; printf ' thread=%s %s;' "$m" "${!v:-n/a}"; done)"
 say "(total wall time $(($(date +%s) - t_start)) s; raw results $BB/rig-results.MODE.txt, work dir $work)"

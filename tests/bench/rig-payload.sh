@@ -9,6 +9,7 @@
 #   bpf   CFG ROUND prog run_cnt run_time_ns   phase 2: BPF stats on
 #   user  CFG ROUND ready_ms window_s cpu_ns cpu_pct maxrss_kb rc  (embench supervise)
 #   note  TEXT
+#   mark  start|end CFG ROUND   (around each slow-phase guest run, for the host)
 # Parameters (/bench-params.sh): BN, BN_BPF (exits of the bpf phase), BROUNDS,
 # BCPU_N, BSLOW, BBPF, BPHASES (which of slow/bpf/user/touch run), BTCG (the
 # host's TCG threading mode, only reported). Round r runs BSLOW rotated by
@@ -133,8 +134,14 @@ run_vmm() { # CFG ROUND PHASE
 		# shellcheck disable=SC2086
 		tv=$(embench time $VMM_BPF 2>"$W/vmm.err" </dev/null | tail -n1)
 	else
+		# marks for the host, which reads QEMU's CPU time when it sees one
+		# (bench.sh poll_cpu); the pauses let it read while L1 is idle
+		echo "mark start $1 $2" >>"$RESULT_DEV"
+		sleep 0.3
 		# shellcheck disable=SC2086
 		tv=$(embench time $VMM 2>"$W/vmm.err" </dev/null | tail -n1)
+		echo "mark end $1 $2" >>"$RESULT_DEV"
+		sleep 0.3
 	fi
 	# tv = "wall_ns W rc R"
 	# shellcheck disable=SC2086
