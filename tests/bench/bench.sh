@@ -15,7 +15,9 @@
 # multi": one L1 boot per TCG threading mode), BENCH_SLOW (slow-down
 # configurations: "none exitmon empty_raw count_tp perf_record"; opt-in:
 # exitmon_tp exitmon_table exitmon_old perf_pipe perf_live touch4 touch16
-# v_base v_NAME, see rig-payload.sh), BENCH_EXITMON_OLD (binary for
+# v_base v_NAME, see rig-payload.sh), BENCH_PAIRED (1, default: each
+# traced run is compared with an untraced run just before it, not with the
+# round's none), BENCH_EXITMON_OLD (binary for
 # exitmon_old), BENCH_VARIANTS (NAMEs of tests/bench/NAME.patch to build),
 # BENCH_BPF (bpf_stats configurations), BENCH_PHASES (of the first mode:
 # "slow touch bpf user"; later modes run slow only).
@@ -192,6 +194,7 @@ BCPU_N=${BENCH_CPU_N:-300000}
 BSLOW='$SLOW'
 BBPF='$BPFCFG'
 BPHASES='$phases'
+BPAIRED=${BENCH_PAIRED:-1}
 BTCG=$mode
 EOF
 	(cd "$pdir" && echo bench-params.sh | cpio -o -H newc --quiet | gzip -1) >"$work/params.$mode.cpio.gz"
@@ -244,7 +247,9 @@ slowdown_report() {
 		per=() add=()
 		for r in $(seq 1 "$R"); do
 			w=$(awk -v c="$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
-			w0=$(awk -v r="$r" '$1 == "slow" && $2 == "none" && $3 == r && $5 == 0 { print $4 }' "$res")
+			# baseline: the untraced run just before (BENCH_PAIRED), else the round's none
+			w0=$(awk -v c="base:$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
+			[ -n "$w0" ] || w0=$(awk -v r="$r" '$1 == "slow" && $2 == "none" && $3 == r && $5 == 0 { print $4 }' "$res")
 			[ -n "$w" ] || continue
 			per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
 			[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
@@ -261,7 +266,8 @@ slowdown_report() {
 			per=() add=()
 			for r in $(seq 1 "$R"); do
 				w=$(awk -v c="$c" -v r="$r" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
-				w0=$(awk -v r="$r" '$2 == "none" && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
+				w0=$(awk -v c="base:$c" -v r="$r" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
+				[ -n "$w0" ] || w0=$(awk -v r="$r" '$2 == "none" && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
 				[ -n "$w" ] || continue
 				per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
 				[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
@@ -287,8 +293,10 @@ slowdown_report() {
 	# per round, the same ratio: how much one round's noise moves it
 	say "  per round, exitmon/perf_record: $(for r in $(seq 1 "$R"); do
 		awk -v r="$r" '$1 == "slow" && $3 == r && $5 == 0 { w[$2] = $4 } END {
-			if (("exitmon" in w) && ("perf_record" in w) && ("none" in w) && w["perf_record"] != w["none"])
-				printf "%.2f ", (w["exitmon"] - w["none"]) / (w["perf_record"] - w["none"]); else printf "- " }' "$res"; done)"
+			be = ("base:exitmon" in w) ? w["base:exitmon"] : w["none"]
+			bp = ("base:perf_record" in w) ? w["base:perf_record"] : w["none"]
+			if (("exitmon" in w) && ("perf_record" in w) && be && bp && w["perf_record"] != bp)
+				printf "%.2f ", (w["exitmon"] - be) / (w["perf_record"] - bp); else printf "- " }' "$res"; done)"
 	say "  host load average during the boot (every 10 s): min/med/max $(stat3 $(cat "$work/load.$mode"))"
 	[ "$busy" = 0 ] || say "  warning: $busy other qemu process(es) were running: figures are noisier"
 }

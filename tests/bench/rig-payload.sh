@@ -11,7 +11,8 @@
 #   note  TEXT
 #   mark  start|end CFG ROUND   (around each slow-phase guest run, for the host)
 # Parameters (/bench-params.sh): BN, BN_BPF (exits of the bpf phase), BROUNDS,
-# BCPU_N, BSLOW, BBPF, BPHASES (which of slow/bpf/user/touch run), BTCG (the
+# BCPU_N, BSLOW, BBPF, BPAIRED (1: each traced run gets an untraced run
+# just before it, "slow base:CFG ..."), BPHASES (which of slow/bpf/user/touch run), BTCG (the
 # host's TCG threading mode, only reported). Round r runs BSLOW rotated by
 # r-1, so no configuration always runs first (after the warm-up) or always
 # follows the same one.
@@ -174,6 +175,8 @@ else
 		# shellcheck disable=SC2086
 		for c in $(rotate $((r - 1)) $BSLOW); do
 			echo "=== slow $c round $r" >/dev/console
+			# BPAIRED=1: an untraced run right before each traced one, its own baseline
+			[ "${BPAIRED:-0}" = 1 ] && [ "$c" != none ] && run_vmm "base:$c" "$r" slow
 			start_cfg "$c" && { run_vmm "$c" "$r" slow; stop_cfg "$c" "$r" slow; }
 		done
 		r=$((r + 1))
