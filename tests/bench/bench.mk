@@ -30,6 +30,9 @@ $(BENCH_BUILD)/variant-%/aggregate.bpf.h: bpf/aggregate.bpf.h tests/bench/%.patc
 	patch -s -o $@ bpf/aggregate.bpf.h tests/bench/$*.patch
 $(BENCH_BUILD)/v_%.bpf.o: tests/bench/variant.bpf.c $(BENCH_BUILD)/variant-%/aggregate.bpf.h bpf/exitmon.bpf.c bpf/exitmon.h vmlinux.h
 	$(CLANG) -I$(BENCH_BUILD)/variant-$* $(BPF_CFLAGS) -c $< -o $@
+# the address log over a variant (rig phase touch logs every touch*.bpf.o)
+$(BENCH_BUILD)/touch_%.bpf.o: tests/bench/touch.bpf.c tests/bench/touch.h $(BENCH_BUILD)/variant-%/aggregate.bpf.h bpf/exitmon.bpf.c bpf/exitmon.h vmlinux.h
+	$(CLANG) -I$(BENCH_BUILD)/variant-$* $(BPF_CFLAGS) -Itests/bench -c $< -o $@
 # the BPF tier against a variant: make build/bench/variant-NAME/test_bpf && sudo $@
 $(BENCH_BUILD)/variant-%/exitmon.skel.h: $(BENCH_BUILD)/v_%.bpf.o
 	$(LLVM_STRIP) -g -o $(@D)/exitmon.bpf.o $<

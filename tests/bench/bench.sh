@@ -138,7 +138,7 @@ mk=(-k "$kdir" -o "$work/base.cpio.gz" --vmm "$BUILD/vmtest/vmm" --exitmon ./exi
 	--payload "$here/rig-payload.sh" --extra "$BUILD/exitmon.bpf.o:bench/exitmon.bpf.o")
 # proposed changes to the core, as patches (bench.mk, variant.bpf.c): configs v_NAME
 for v in ${BENCH_VARIANTS:-}; do
-	make -s "$BB/v_$v.bpf.o" >>"$work/build.log" 2>&1 || log "variant $v does not build (see $work/build.log)"
+	make -s "$BB/v_$v.bpf.o" "$BB/touch_$v.bpf.o" >>"$work/build.log" 2>&1 || log "variant $v does not build (see $work/build.log)"
 done
 for o in "$BB"/*.bpf.o; do mk+=(--extra "$o:bench/$(basename "$o")"); done
 if ! bash tests/vm/mkinitramfs.sh "${mk[@]}" 2>"$work/mkinitramfs.log"; then
@@ -304,12 +304,12 @@ slowdown_report() {
 # touch_report: distinct 4 KiB pages and 64-byte lines per exit+entry pair
 # from the address log of tests/bench/touch.bpf.c (kinds: tests/bench/touch.h).
 touch_report() {
-	local res=$1 p side kind addr size a l e np nl
+	local res=$1 obj=$2 p side kind addr size a l e np nl
 	local -A pg ln pge lne pgn lnn
 	local kinds=(- stack rodata probe pending_fast pending thread_gen row_of other_row stats stats.hist counters map_other)
 	grep -q '^touch ' "$res" || { grep -q '^touch-error' "$res" && say "(address log: $(grep -m1 '^touch-error' "$res"))"; return 0; }
 	say ""
-	say "### 2d. what exitmon's handlers touch per exit+entry pair (tests/bench/touch.bpf.c: map look-ups, probe reads, stack, options; $(grep -c '^touch ' "$res") accesses logged)"
+	say "### 2d. what exitmon's handlers touch per exit+entry pair ($obj.bpf.o, tests/bench/touch.bpf.c: map look-ups, probe reads, stack, options; $(grep -c '^touch ' "$res") accesses logged)"
 	say "$(printf '%-6s %14s %14s %14s' pair 'pages exit/entry/pair' '' 'lines exit/entry/pair')"
 	for p in $(awk '$1 == "touch" { print $3 }' "$res" | sort -un); do
 		pg=() ln=() pge=() lne=() pgn=() lnn=()
@@ -343,7 +343,12 @@ for mode in $MODES; do
 	say "## 2. nested rig, TCG thread=$mode: L1 $(sed -n 's/^env //p' "$res") (AMD SVM, npt=1)"
 	grep '^note ' "$res" | sed 's/^note /  note: /' | tee -a "$summary"
 	case " $ph " in *" slow "*) slowdown_report "$mode" ;; esac
-	case " $ph " in *" touch "*) touch_report "$res" ;; esac
+	case " $ph " in *" touch "*)
+		for t in $(awk '$1 ~ /^touch/ { print $2 }' "$res" | sort -u); do
+			awk -v t="$t" '$1 ~ /^touch/ && $2 == t' "$res" >"$work/touch.$t"
+			touch_report "$work/touch.$t" "$t"
+		done ;;
+	esac
 	case " $ph " in *" bpf "*) ;; *) continue ;; esac
 
 	# 2b. BPF run time per exit+entry pair from bpf_stats.

@@ -63,7 +63,7 @@ start_cfg() {
 	# K extra distinct pages touched per exit (tests/bench/floor.bpf.c): TCG's price of a page
 	touch4 | touch16) embench attach $B/floor.bpf.o "$W/ready" "${1}_exit" empty_entry_raw >"$W/att.out" 2>"$W/att.err" & ;;
 	# addresses touched by exitmon's handlers (tests/bench/touch.bpf.c), dumped at stop
-	touchrec) EMBENCH_VERBOSE=1 embench attach $B/touch.bpf.o "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
+	touchrec) EMBENCH_VERBOSE=1 embench attach "${TOUCH_OBJ:-$B/touch.bpf.o}" "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
 	# the same handlers loaded by embench, unpatched and patched (bench.sh BENCH_VARIANTS)
 	v_base) embench attach $B/exitmon.bpf.o "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
 	v_*) embench attach "$B/$1.bpf.o" "$W/ready" handle_exit_raw handle_entry_raw handle_thread_exit >"$W/att.out" 2>"$W/att.err" & ;;
@@ -117,7 +117,7 @@ stop_cfg() { # CFG ROUND PHASE
 	stop_bg "$bg"
 	case $1 in
 	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
-	touchrec) grep '^touch ' "$W/att.out" | sed "s/^touch /touch $2 /" | rec ;;
+	touchrec) grep '^touch' "$W/att.out" | sed "s/^touch\([^ ]*\) /touch\1 $2 /" | rec ;;
 	perf_pipe) wait "$catpid" 2>/dev/null ;;
 	empty_raw | count_tp | v_*)
 		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
@@ -181,8 +181,13 @@ else
 		done
 		r=$((r + 1))
 	done
-	# the touch recorder: BN_BPF exits, one run (BPF stats off)
-	has_phase touch && start_cfg touchrec && { run_vmm touchrec 1 touch; stop_cfg touchrec 1 touch; }
+	# the touch recorder: BN_BPF exits, one run per object (touch_NAME: a variant), BPF stats off
+	if has_phase touch; then
+		for TOUCH_OBJ in $B/touch*.bpf.o; do
+			t=$(basename "$TOUCH_OBJ" .bpf.o)
+			start_cfg touchrec && { run_vmm touchrec "$t" touch; stop_cfg touchrec "$t" touch; }
+		done
+	fi
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled
 	r=1
 	has_phase bpf || r=$((BROUNDS + 1))
