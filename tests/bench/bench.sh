@@ -356,7 +356,8 @@ for mode in $MODES; do
 	say "### 2b. BPF run time per exit+entry pair in L1 (TCG thread=$mode, kernel.bpf_stats_enabled=1, run_time_ns/run_cnt), $((N / 4)) CPUID exits, $R rounds"
 	say "$(printf '%-22s %10s %10s %10s  %8s  %s' configuration min median max 'x floor' 'exit + entry ns (median)')"
 	awk '$1 == "bpf" { key = $2 " " $3; cnt[key, $4] = $6; ns[key, $4] = $8; cfgs[$2] = 1; rounds[$3] = 1
-		if ($4 ~ /exit/) ex[key] = $8 / ($6 ? $6 : 1); else en[key] = $8 / ($6 ? $6 : 1) }
+		# names are cut at 15 characters: handle_thread_e(xit) is neither side
+		if ($4 ~ /entry/) en[key] = $8 / ($6 ? $6 : 1); else if ($4 ~ /exit/) ex[key] = $8 / ($6 ? $6 : 1) }
 		END { for (k in ex) print k, ex[k], (k in en ? en[k] : 0) }' "$res" | sort >"$work/bpf.pairs"
 	for c in $BPFCFG; do
 		v=() rr=() e1=() e2=()

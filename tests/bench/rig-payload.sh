@@ -119,7 +119,7 @@ stop_cfg() { # CFG ROUND PHASE
 	exitmon*) [ -s "$W/sup" ] && echo "user $1 $2 $(cat "$W/sup")" | rec ;;
 	touchrec) grep '^touch' "$W/att.out" | sed "s/^touch\([^ ]*\) /touch\1 $2 /" | rec ;;
 	perf_pipe) wait "$catpid" 2>/dev/null ;;
-	empty_raw | count_tp | v_*)
+	empty_raw | count_tp | touch4 | touch16 | v_*)
 		[ "$3" = bpf ] && sed -n "s/^prog /bpf $1 $2 /p" "$W/att.out" | rec ;;
 	perf_record)
 		echo "note perf_record round $2: perf.data $(wc -c <"$W/perf.data" 2>/dev/null) bytes; $(grep -i -m2 'lost\|wrote\|woken' "$W/perf.err" | tr '\n' ' ')" | rec
