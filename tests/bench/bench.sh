@@ -290,6 +290,24 @@ slowdown_report() {
 		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "$c" perf_record)" ;; esac; done)"
 	[ -s "$work/cpu.$mode" ] && say "ratio of median added host CPU per exit: exitmon/perf_record $rc_$(
 		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "cpu_$c" cpu_perf_record)" ;; esac; done)"
+	# Other jobs on the host only ever add time: the fastest of the rounds is
+	# the least disturbed, so also compare minima (traced vs all untraced runs).
+	minr() { # CFG [cpu] -> fastest us/exit of CFG, or of all untraced runs for "untraced"
+		if [ "${2:-}" = cpu ]; then
+			awk -v c="$1" -v n="$N" '{ k = $2 " " $3; t[$1, k] = $4; if ($1 == "end") ks[k] = $2 }
+				END { m = -1; for (k in ks) { x = ks[k]; if (!(("start", k) in t)) continue
+					if (c == "untraced" ? (x == "none" || x ~ /^base:/) : x == c) { v = (t["end", k] - t["start", k]) / 1000 / n; if (m < 0 || v < m) m = v } }
+					if (m >= 0) print m }' "$work/cpu.$mode"
+		else
+			awk -v c="$1" -v n="$N" '$1 == "slow" && $5 == 0 && (c == "untraced" ? ($2 == "none" || $2 ~ /^base:/) : $2 == c) {
+				v = $4 / 1000 / n; if (m == "" || v < m) m = v } END { if (m != "") print m }' "$res"
+		fi
+	}
+	for k in wall cpu; do
+		m0=$(minr untraced "$k") me=$(minr exitmon "$k") mp=$(minr perf_record "$k")
+		[ -n "$m0" ] && [ -n "$me" ] && [ -n "$mp" ] || continue
+		say "fastest runs ($k): untraced $(printf '%.2f' "$m0") us/exit$(for c in $SLOW; do [ "$c" = none ] && continue; v=$(minr "$c" "$k"); [ -n "$v" ] && printf ', %s +%.2f' "$c" "$(awk -v a="$v" -v b="$m0" 'BEGIN { print a - b }')"; done); exitmon/perf_record $(awk -v a="$me" -v b="$mp" -v z="$m0" 'BEGIN { if (b > z) printf "%.2f", (a - z) / (b - z); else print "n/a" }')"
+	done
 	# per round, the same ratio: how much one round's noise moves it
 	say "  per round, exitmon/perf_record: $(for r in $(seq 1 "$R"); do
 		awk -v r="$r" '$1 == "slow" && $3 == r && $5 == 0 { w[$2] = $4 } END {
