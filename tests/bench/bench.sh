@@ -17,7 +17,10 @@
 # exitmon_tp exitmon_table exitmon_old perf_pipe perf_live touch4 touch16
 # v_base v_NAME, see rig-payload.sh), BENCH_PAIRED (1, default: each
 # traced run is compared with an untraced run just before it, not with the
-# round's none), BENCH_EXITMON_OLD (binary for
+# round's none), BENCH_HOLD (1 under multi: two empty raw_tp pairs stay on
+# the kvm tracepoints for the whole boot, so that attaching a tracer patches
+# no kernel text; MTTCG froze L1 on text patching), BENCH_STALL (s without
+# new results before a boot is killed, 240), BENCH_EXITMON_OLD (binary for
 # exitmon_old), BENCH_VARIANTS (NAMEs of tests/bench/NAME.patch to build),
 # BENCH_BPF (bpf_stats configurations), BENCH_PHASES (of the first mode:
 # "slow touch bpf user"; later modes run slow only).
@@ -168,8 +171,18 @@ med() { sort -g "$1" 2>/dev/null | awk '{ v[NR] = $1 } END { if (NR) print NR % 
 # Unlike the guest's wall time, it does not grow while other jobs hold the
 # host's CPUs.
 poll_cpu() {
-	local q=$1 f=$2 out=$3 seen=0 n t
+	local q=$1 f=$2 out=$3 seen=0 n t sz last=-1 since=$SECONDS
 	while kill -0 "$q" 2>/dev/null; do
+		# watchdog: L1 under MTTCG can freeze (text patching); stop a boot
+		# whose results, once begun, have not grown for BENCH_STALL s
+		sz=$(stat -c %s "$f" 2>/dev/null || echo 0)
+		if [ "$sz" != "$last" ] || [ "$sz" = 0 ]; then
+			last=$sz since=$SECONDS
+		elif [ $((SECONDS - since)) -ge "${BENCH_STALL:-240}" ]; then
+			echo "stalled after $sz bytes" >"$out.stalled"
+			kill "$q"
+			break
+		fi
 		n=$(grep -c '^mark ' "$f" 2>/dev/null)
 		if [ "${n:-0}" -gt "$seen" ]; then
 			t=$(cat /proc/"$q"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }')
@@ -183,7 +196,9 @@ poll_cpu() {
 
 # boot_mode MODE PHASES: one L1 boot under -accel tcg,thread=MODE; results in $work/results.MODE.txt
 boot_mode() {
-	local mode=$1 phases=$2 pdir=$work/params.$1 waited=0 lpid qrc tpid qpid
+	local mode=$1 phases=$2 pdir=$work/params.$1 waited=0 lpid qrc tpid qpid hold=0
+	# under MTTCG, hold the kvm tracepoints (rig-payload.sh BHOLD) unless BENCH_HOLD=0
+	[ "$mode" = multi ] && hold=${BENCH_HOLD:-1}
 	rm -rf "$pdir"
 	mkdir -p "$pdir"
 	cat >"$pdir/bench-params.sh" <<EOF
@@ -195,6 +210,7 @@ BSLOW='$SLOW'
 BBPF='$BPFCFG'
 BPHASES='$phases'
 BPAIRED=${BENCH_PAIRED:-1}
+BHOLD=$hold
 BTCG=$mode
 EOF
 	(cd "$pdir" && echo bench-params.sh | cpio -o -H newc --quiet | gzip -1) >"$work/params.$mode.cpio.gz"
@@ -210,7 +226,7 @@ EOF
 	(while :; do cut -d' ' -f1 /proc/loadavg; sleep 10; done) >"$work/load.$mode" &
 	lpid=$!
 	log "boot L1 under TCG thread=$mode (rounds $R, N $N, phases: $phases)"
-	rm -f "$work/results.$mode.raw" "$work/cpu.$mode"
+	rm -f "$work/results.$mode.raw" "$work/cpu.$mode" "$work/cpu.$mode.stalled"
 	timeout --kill-after=10 "${BENCH_BOOT_TIMEOUT:-1800}" qemu-system-x86_64 \
 		-accel "tcg,thread=$mode" -cpu max -smp 2 -m 2G -nodefaults -display none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initramfs.$mode.cpio.gz" \
@@ -294,7 +310,7 @@ slowdown_report() {
 	# the least disturbed, so also compare minima (traced vs all untraced runs).
 	minr() { # CFG [cpu] -> fastest us/exit of CFG, or of all untraced runs for "untraced"
 		if [ "${2:-}" = cpu ]; then
-			awk -v c="$1" -v n="$N" '{ k = $2 " " $3; t[$1, k] = $4; if ($1 == "end") ks[k] = $2 }
+			[ -s "$work/cpu.$mode" ] && awk -v c="$1" -v n="$N" '{ k = $2 " " $3; t[$1, k] = $4; if ($1 == "end") ks[k] = $2 }
 				END { m = -1; for (k in ks) { x = ks[k]; if (!(("start", k) in t)) continue
 					if (c == "untraced" ? (x == "none" || x ~ /^base:/) : x == c) { v = (t["end", k] - t["start", k]) / 1000 / n; if (m < 0 || v < m) m = v } }
 					if (m >= 0) print m }' "$work/cpu.$mode"
@@ -359,6 +375,7 @@ for mode in $MODES; do
 	cp "$res" "$BB/rig-results.$mode.txt"
 	say ""
 	say "## 2. nested rig, TCG thread=$mode: L1 $(sed -n 's/^env //p' "$res") (AMD SVM, npt=1)"
+	[ -e "$work/cpu.$mode.stalled" ] && say "warning: L1 stopped making progress (no results for ${BENCH_STALL:-240} s, $(cat "$work/cpu.$mode.stalled")) and was killed: the figures below are from the runs before (MTTCG freezes, see /work/shared/docs/nested-kvm.md)"
 	grep '^note ' "$res" | sed 's/^note /  note: /' | tee -a "$summary"
 	case " $ph " in *" slow "*) slowdown_report "$mode" ;; esac
 	case " $ph " in *" touch "*)

@@ -107,3 +107,22 @@ int touch16_exit(void *ctx)
 	touch_pages(16);
 	return 0;
 }
+
+/*
+ * A second empty pair, held on the kvm tracepoints for a whole boot under
+ * multi-threaded TCG (bench.sh BENCH_HOLD): with two probes on a tracepoint,
+ * attaching or detaching a third patches no kernel text (no static key or
+ * static call update), and text patching is what freezes a two-vCPU L1
+ * under MTTCG (/work/shared/docs/nested-kvm.md).
+ */
+SEC("raw_tp/kvm_exit")
+int hold_exit_raw(void *ctx)
+{
+	return 0;
+}
+
+SEC("raw_tp/kvm_entry")
+int hold_entry_raw(void *ctx)
+{
+	return 0;
+}

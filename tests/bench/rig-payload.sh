@@ -11,7 +11,7 @@
 #   note  TEXT
 #   mark  start|end CFG ROUND   (around each slow-phase guest run, for the host)
 # Parameters (/bench-params.sh): BN, BN_BPF (exits of the bpf phase), BROUNDS,
-# BCPU_N, BSLOW, BBPF, BPAIRED (1: each traced run gets an untraced run
+# BCPU_N, BSLOW, BBPF, BHOLD (see below), BPAIRED (1: each traced run gets an untraced run
 # just before it, "slow base:CFG ..."), BPHASES (which of slow/bpf/user/touch run), BTCG (the
 # host's TCG threading mode, only reported). Round r runs BSLOW rotated by
 # r-1, so no configuration always runs first (after the warm-up) or always
@@ -166,6 +166,13 @@ echo "env uname=$(uname -r) npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/
 if [ ! -c /dev/kvm ]; then
 	note "no /dev/kvm in L1"
 else
+	# BHOLD=1: two empty pairs held on kvm_exit/kvm_entry for the whole boot,
+	# so tracers attach and detach without patching kernel text (MTTCG hang);
+	# every configuration, none included, then runs over that floor
+	if [ "${BHOLD:-0}" = 1 ]; then
+		embench attach $B/floor.bpf.o "$W/hold.ready" empty_exit_raw empty_entry_raw hold_exit_raw hold_entry_raw >"$W/hold.out" 2>&1 &
+		embench waitfile "$W/hold.ready" 120000 && note "holding two empty raw_tp pairs on kvm_exit/kvm_entry (BHOLD=1)" || note "BHOLD: the hold programs did not attach"
+	fi
 	# warm-up: first guest run pays page-cache / module warm-up
 	embench time $VMM >/dev/null 2>&1
 	echo 0 >/proc/sys/kernel/bpf_stats_enabled
