@@ -24,10 +24,12 @@ $(BENCH_BUILD)/touch.bpf.o: tests/bench/touch.bpf.c tests/bench/touch.h bpf/exit
 	$(CLANG) $(BPF_CFLAGS) -Itests/bench -c $< -o $@
 
 # Opt-in variants of the core (bench.sh BENCH_VARIANTS=NAME): the handlers
-# over bpf/aggregate.bpf.h + tests/bench/NAME.patch (see variant.bpf.c).
-$(BENCH_BUILD)/variant-%/aggregate.bpf.h: bpf/aggregate.bpf.h tests/bench/%.patch
-	mkdir -p $(@D)
-	patch -s -o $@ bpf/aggregate.bpf.h tests/bench/$*.patch
+# with tests/bench/NAME.patch applied to copies of bpf/aggregate.bpf.h and
+# bpf/exitmon.bpf.c (see variant.bpf.c).
+$(BENCH_BUILD)/variant-%/aggregate.bpf.h: bpf/aggregate.bpf.h bpf/exitmon.bpf.c tests/bench/%.patch
+	rm -rf $(@D) && mkdir -p $(@D)
+	cp bpf/aggregate.bpf.h bpf/exitmon.bpf.c $(@D)/
+	patch -s -d $(@D) -p2 < tests/bench/$*.patch
 $(BENCH_BUILD)/v_%.bpf.o: tests/bench/variant.bpf.c $(BENCH_BUILD)/variant-%/aggregate.bpf.h bpf/exitmon.bpf.c bpf/exitmon.h vmlinux.h
 	$(CLANG) -I$(BENCH_BUILD)/variant-$* $(BPF_CFLAGS) -c $< -o $@
 # the address log over a variant (rig phase touch logs every touch*.bpf.o)
