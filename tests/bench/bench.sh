@@ -258,52 +258,53 @@ slowdown_report() {
 	local mode=$1 res=$work/results.$1.txt c r w w0 per add rr
 	say ""
 	say "### 2a. guest slow-down, TCG thread=$mode, $N CPUID exits, $R interleaved rounds (order rotated each round; BPF stats off)"
-	say "$(printf '%-30s %24s %26s' configuration 'us/exit min/med/max' 'added us/exit min/med/max')"
-	for c in $SLOW; do
-		per=() add=()
-		for r in $(seq 1 "$R"); do
-			w=$(awk -v c="$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
-			# baseline: the untraced run just before (BENCH_PAIRED), else the round's none
-			w0=$(awk -v c="base:$c" -v r="$r" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res")
-			[ -n "$w0" ] || w0=$(awk -v r="$r" '$1 == "slow" && $2 == "none" && $3 == r && $5 == 0 { print $4 }' "$res")
-			[ -n "$w" ] || continue
-			per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
-			[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
-		done
-		[ "${#per[@]}" -gt 0 ] || { say "$(printf '%-30s %s' "$c" 'no successful run (see notes)')"; continue; }
-		printf '%s\n' "${add[@]}" >"$work/add.$mode.$c"
-		say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
-	done
-	# the same from QEMU's on-CPU time on the host (poll_cpu)
-	if [ -s "$work/cpu.$mode" ]; then
-		say "host CPU time of QEMU while the guest ran (less sensitive to other jobs on the host), per exit:"
-		say "$(printf '%-30s %24s %26s' configuration 'CPU us/exit min/med/max' 'added CPU us/exit min/med/max')"
+	# dur wall|cpu CFG ROUND: ns of that guest run; wall: embench time in L1,
+	# cpu: QEMU's on-CPU time on the host (poll_cpu), less sensitive to other jobs
+	dur() {
+		if [ "$1" = wall ]; then
+			awk -v c="$2" -v r="$3" '$1 == "slow" && $2 == c && $3 == r && $5 == 0 { print $4 }' "$res"
+		else
+			awk -v c="$2" -v r="$3" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode"
+		fi
+	}
+	for k in wall cpu; do
+		if [ "$k" = wall ]; then
+			say "$(printf '%-30s %24s %26s' configuration 'us/exit min/med/max' 'added us/exit min/med/max')"
+		else
+			[ -s "$work/cpu.$mode" ] || continue
+			say "host CPU time of QEMU while the guest ran (less sensitive to other jobs on the host), per exit:"
+			say "$(printf '%-30s %24s %26s' configuration 'CPU us/exit min/med/max' 'added CPU us/exit min/med/max')"
+		fi
 		for c in $SLOW; do
 			per=() add=()
 			for r in $(seq 1 "$R"); do
-				w=$(awk -v c="$c" -v r="$r" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
-				w0=$(awk -v c="base:$c" -v r="$r" '$2 == c && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
-				[ -n "$w0" ] || w0=$(awk -v r="$r" '$2 == "none" && $3 == r { t[$1] = $4 } END { if (("start" in t) && ("end" in t)) print t["end"] - t["start"] }' "$work/cpu.$mode")
+				w=$(dur "$k" "$c" "$r")
+				# baseline: the untraced run just before (BENCH_PAIRED), else the round's none
+				w0=$(dur "$k" "base:$c" "$r")
+				[ -n "$w0" ] || w0=$(dur "$k" none "$r")
 				[ -n "$w" ] || continue
 				per+=("$(awk -v w="$w" -v n="$N" 'BEGIN { print w / 1000 / n }')")
 				[ -n "$w0" ] && add+=("$(awk -v w="$w" -v z="$w0" -v n="$N" 'BEGIN { print (w - z) / 1000 / n }')")
 			done
-			[ "${#per[@]}" -gt 0 ] || continue
-			printf '%s\n' "${add[@]}" >"$work/add.$mode.cpu_$c"
+			if [ "${#per[@]}" = 0 ]; then
+				[ "$k" = wall ] && say "$(printf '%-30s %s' "$c" 'no successful run (see notes)')"
+				continue
+			fi
+			printf '%s\n' "${add[@]}" >"$work/add.$mode.${k}_$c"
 			say "$(printf '%-30s %8s%8s%8s %8s%8s%8s' "$c" $(stat3 "${per[@]}") $(stat3 "${add[@]}"))"
 		done
-	fi
+	done
 	ratio() { # A B -> median(A)/median(B)
 		local a b
 		a=$(med "$work/add.$mode.$1") b=$(med "$work/add.$mode.$2")
 		[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }' || echo n/a
 	}
-	rr=$(ratio exitmon perf_record)
+	rr=$(ratio wall_exitmon wall_perf_record)
 	eval "ratio_$mode=\$rr"
 	rc_=$(ratio cpu_exitmon cpu_perf_record)
 	eval "cratio_$mode=\$rc_"
 	say "ratio of median added time per exit: exitmon/perf_record $rr (target <= 0.33)$(
-		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "$c" perf_record)" ;; esac; done)"
+		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "wall_$c" wall_perf_record)" ;; esac; done)"
 	[ -s "$work/cpu.$mode" ] && say "ratio of median added host CPU per exit: exitmon/perf_record $rc_$(
 		for c in $SLOW; do case $c in none | exitmon | perf_record) ;; *) printf ', %s/perf_record %s' "$c" "$(ratio "cpu_$c" cpu_perf_record)" ;; esac; done)"
 	# Other jobs on the host only ever add time: the fastest of the rounds is
