@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 # Pure logic, linked by the unit tests without libbpf or root.
-PURE_SRCS := user/model.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c user/names.c user/labels.c \
+PURE_SRCS := user/model.c user/kstats.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c user/names.c user/labels.c \
              user/err.c user/safefile.c user/runloop.c \
              user/metrics.c \
              $(wildcard user/snapshot.c user/diff.c)

@@ -24,7 +24,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EM_ROWS);
 	__type(key, __u32);
-	__type(value, struct em_stats);
+	__type(value, struct em_kstats);
 } stats SEC(".maps");
 
 /*
@@ -68,8 +68,21 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, struct em_key);
-	__type(value, struct em_stats);
+	__type(value, struct em_kstats);
 } breakdown SEC(".maps");
+
+/*
+ * Wraps of the u32 histogram buckets (struct em_kstats): whose bucket ->
+ * how many times it passed 2^32. Written once per 2^32 samples of one
+ * bucket, so shared (atomic add) rather than per CPU. User space reads it
+ * before and after the rows and reads again when it moved meanwhile.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EM_CARRY_KEYS);
+	__type(key, struct em_carry_key);
+	__type(value, __u64);
+} hist_carry SEC(".maps");
 
 /*
  * Exit awaiting its entry, per vCPU (key: struct kvm_vcpu * on raw_tp,
@@ -135,7 +148,7 @@ struct {
 } counters SEC(".maps");
 
 /* Source of zeroed values for hash inserts (the BPF stack is too small). */
-static const struct em_stats em_zero_stats;
+static const struct em_kstats em_zero_stats;
 
 static __always_inline void em_count(__u32 idx)
 {
@@ -170,9 +183,9 @@ static __always_inline bool em_reason_ok(__u32 isa, __u32 reason)
 	return (filter_reasons[word] >> (slot % 64)) & 1;
 }
 
-static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *key, bool create)
+static __always_inline struct em_kstats *em_hash_stats(void *map, struct em_key *key, bool create)
 {
-	struct em_stats *st = bpf_map_lookup_elem(map, key);
+	struct em_kstats *st = bpf_map_lookup_elem(map, key);
 
 	if (st || !create)
 		return st;
@@ -241,7 +254,8 @@ static __always_inline __u32 em_other_row(struct em_key *key, bool claim)
  * Stats of (isa, reason). Only the exit creates rows and keys and counts
  * overflow: an entry whose exit found no row adds to OTHER too.
  */
-static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit)
+static __always_inline struct em_kstats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit,
+							 __u32 *rowp)
 {
 	__u32 slot = em_slot(isa, reason), row;
 	struct em_key key = { .isa = isa, .reason = reason,
@@ -250,10 +264,11 @@ static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason,
 	row = slot < EM_NSLOTS ? em_slot_row(slot, on_exit) : em_other_row(&key, on_exit);
 	if (on_exit && row == EM_ROW_OTHER)
 		em_count(EM_CNT_OTHER_OVERFLOW);
+	*rowp = row;
 	return bpf_map_lookup_elem(&stats, &row);
 }
 
-static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reason,
+static __always_inline struct em_kstats *em_breakdown_stats(__u32 isa, __u32 reason,
 							   __u32 tgid, __u32 vcpu, bool on_exit)
 {
 	struct em_key key = {
@@ -262,11 +277,35 @@ static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reas
 		.tgid = tgid,
 		.vcpu = vcpu,
 	};
-	struct em_stats *st = em_hash_stats(&breakdown, &key, on_exit);
+	struct em_kstats *st = em_hash_stats(&breakdown, &key, on_exit);
 
 	if (!st && on_exit)
 		em_count(EM_CNT_BREAKDOWN_OVERFLOW);
 	return st;
+}
+
+/*
+ * A u32 bucket of key's row wrapped: one more 2^32 samples in hist_carry.
+ * Runs once per 2^32 samples of a bucket; a full hash is counted.
+ */
+static __attribute__((noinline)) int em_hist_carry(__u32 isa, __u32 reason, __u32 tgid, __u32 vcpu,
+						   __u32 bucket)
+{
+	struct em_carry_key ck = {
+		.key = { .isa = isa, .reason = reason, .tgid = tgid, .vcpu = vcpu },
+		.bucket = bucket,
+	};
+	__u64 one = 1, *n = bpf_map_lookup_elem(&hist_carry, &ck);
+
+	if (!n && !bpf_map_update_elem(&hist_carry, &ck, &one, BPF_NOEXIST))
+		return 0;
+	if (!n) /* another CPU inserted it meanwhile, or the hash is full */
+		n = bpf_map_lookup_elem(&hist_carry, &ck);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		em_count(EM_CNT_HIST_CARRY_LOST);
+	return 0;
 }
 
 static __always_inline __u32 *em_thread_gen(__u32 tid)
@@ -323,9 +362,9 @@ static __always_inline void em_pending_consume(__u64 key, struct em_pending *p, 
 static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, __u32 vcpu,
 				       __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen, row;
 	struct em_pending *p;
-	struct em_stats *st;
+	struct em_kstats *st;
 	__u32 *g;
 	bool in_lru;
 
@@ -342,7 +381,7 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 			em_pending_consume(key, p, in_lru);
 		return;
 	}
-	st = em_reason_stats(isa, reason, true);
+	st = em_reason_stats(isa, reason, true, &row);
 	if (st)
 		st->count++;
 	if (breakdown_vm || breakdown_vcpu) {
@@ -375,9 +414,9 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 
 static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, isa, reason, pvcpu;
+	__u32 tgid = pid_tgid >> 32, isa, reason, pvcpu, row, b;
 	struct em_pending *p;
-	struct em_stats *st;
+	struct em_kstats *st;
 	__u64 lat;
 	bool in_lru;
 
@@ -399,13 +438,13 @@ static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, _
 	reason = p->reason;
 	pvcpu = p->vcpu;
 	em_pending_consume(key, p, in_lru); /* p may be gone after this */
-	st = em_reason_stats(isa, reason, false);
-	if (st)
-		em_stats_add_latency(st, lat, 1);
+	st = em_reason_stats(isa, reason, false, &row);
+	if (st && (b = em_kstats_add_latency(st, lat)) < EM_HIST_BUCKETS)
+		em_hist_carry(0, row, EM_ANY_PID, EM_ANY_VCPU, b);
 	if (breakdown_vm || breakdown_vcpu) {
 		st = em_breakdown_stats(isa, reason, tgid, pvcpu, false);
-		if (st)
-			em_stats_add_latency(st, lat, 1);
+		if (st && (b = em_kstats_add_latency(st, lat)) < EM_HIST_BUCKETS)
+			em_hist_carry(isa, reason, tgid, pvcpu, b);
 	}
 }
 
