@@ -102,7 +102,7 @@ $(BUILD)/tests/prom_render: tests/serve/prom_render.c $(PURE_OBJS)
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
 
-# tests/serve/scrape-bench.sh: CPU per scrape with many rows (root)
+# tests/bench/large-host.sh: memory and CPU per refresh at 256 possible CPUs (root)
 $(BUILD)/tests/scrape_bench: tests/serve/scrape_bench.c $(BUILD)/collector.o $(PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-TEST,$@)

@@ -53,6 +53,7 @@ struct em_collector {
 	/* hist_carry read before the rows (used) and after (check) */
 	struct em_carries carry, carry2;
 	uint64_t map_bytes; /* memlock of the maps, fixed once loaded (all preallocated) */
+	uint64_t read_bytes; /* map values copied by the last read */
 	/* VM/vCPU names of the breakdown rows and --vm, resolved in user space after each read */
 	struct em_names *names;
 	struct em_vm_select sel;
@@ -488,6 +489,11 @@ static uint64_t fd_memlock(int fd)
 	return v;
 }
 
+uint64_t em_collector_read_bytes(const struct em_collector *c)
+{
+	return c->read_bytes;
+}
+
 uint64_t em_collector_map_bytes(const struct em_collector *c)
 {
 	struct bpf_map *m;
@@ -764,6 +770,7 @@ static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
 		}
 		if (rc && rc != -ENOENT)
 			return rc;
+		c->read_bytes += (uint64_t)count * sizeof(struct em_kstats);
 		for (i = 0; i < count; i++)
 			if ((rc = add_breakdown(c, s, &c->bd_keys[i], &c->bd_vals[i])))
 				return rc;
@@ -777,6 +784,7 @@ static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, c->bd_vals))
 			continue; /* deleted meanwhile */
+		c->read_bytes += sizeof(struct em_kstats);
 		if ((rc = add_breakdown(c, s, &key, c->bd_vals)))
 			return rc;
 	}
@@ -876,6 +884,7 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 			break;
 		} else if (rc && rc != -ENOENT)
 			return rc;
+		c->read_bytes += (uint64_t)count * c->ncpu * sizeof(struct em_kstats);
 		for (i = 0; i < count; i++) {
 			rc = add_slot(c, s, c->keys[i], &c->batch[(size_t)i * c->ncpu]);
 			if (rc)
@@ -891,6 +900,7 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 	for (row = 0; row < used; row++) {
 		if (bpf_map_lookup_elem(fd, &row, c->vals))
 			return -errno;
+		c->read_bytes += (uint64_t)c->ncpu * sizeof(struct em_kstats);
 		rc = add_slot(c, s, row, c->vals);
 		if (rc)
 			return rc;
@@ -932,6 +942,7 @@ static int read_rows(struct em_collector *c, struct em_snapshot *s)
 		return rc;
 	for (tries = 0; tries < 4; tries++) {
 		s->nrows = 0;
+		c->read_bytes = 0;
 		if ((rc = read_stats(c, bpf_map__fd(c->skel->maps.stats), s)))
 			return rc;
 		if ((s->meta.filters.per_vm || s->meta.filters.per_vcpu) &&
