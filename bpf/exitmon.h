@@ -131,7 +131,24 @@ struct em_pending {
 	__u32 tgid;
 	__u32 tid;
 	__u32 gen;
+	__u32 row;    /* the exit's stats row: the entry adds its latency there */
+	__u32 bd;     /* its breakdown row, or EM_NO_SLOT (none, or the breakdown is full) */
 };
+
+/*
+ * A row of the per-VM / per-vCPU breakdown: an array handed out on first
+ * use, like stats (bpf/aggregate.bpf.h). The exit that claims the row
+ * writes its key; the collector reads key and stats from the mmapped array.
+ */
+struct em_bd_row {
+	struct em_key key;
+	struct em_kstats st;
+};
+
+/* row_of's entries after the slots: rows handed out, of stats and of breakdown. */
+#define EM_ROW_OF_NEXT EM_NSLOTS
+#define EM_ROW_OF_BD_NEXT (EM_NSLOTS + 1)
+#define EM_ROW_OF_LEN (EM_NSLOTS + 2)
 
 /*
  * Key of a vCPU in the classic tracepoint modes, whose record gives only

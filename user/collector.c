@@ -46,9 +46,9 @@ struct em_collector {
 		__u64 row;
 	} other[EM_OTHER_KEYS]; /* cache of the "other" hash: code -> row */
 	unsigned nother;
-	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
-	struct em_kstats *bd_vals;
-	bool no_bd_batch;
+	const struct em_bd_row *bd; /* mmapped breakdown rows (--per-vm/--per-vcpu) */
+	size_t bd_len;
+	uint32_t bd_max;
 	struct em_stats tmp; /* one key's exact sum */
 	/* hist_carry read before the rows (used) and after (check) */
 	struct em_carries carry, carry2;
@@ -59,17 +59,16 @@ struct em_collector {
 	struct em_vm_select sel;
 };
 
-#define EM_BD_CHUNK 256u
 /*
  * Kernel memory the breakdown may take: --max-keys is refused beyond it,
- * naming the option. A preallocated hash element is a 48-byte header
- * (struct htab_elem), the key and the value, each rounded to 8 bytes; the
- * hash preallocates one spare element per possible CPU and has a 16-byte
- * bucket per key (rounded up to a power of two).
+ * naming the option. The rows (an array, rounded to pages) plus the index
+ * hash: a preallocated element is a 48-byte header (struct htab_elem), the
+ * key and the u32 value rounded to 8 bytes; the hash preallocates one
+ * spare element per possible CPU and has a 16-byte bucket per key
+ * (rounded up to a power of two).
  */
 #define EM_BD_MAX_BYTES (64u << 20)
-#define EM_BD_ELEM_BYTES (48 + ((sizeof(struct em_key) + 7) & ~7ul) + \
-			  ((sizeof(struct em_kstats) + 7) & ~7ul))
+#define EM_BD_INDEX_ELEM_BYTES (48 + sizeof(struct em_key) + 8)
 
 static uint64_t bd_bytes(uint32_t keys, int ncpu)
 {
@@ -77,7 +76,8 @@ static uint64_t bd_bytes(uint32_t keys, int ncpu)
 
 	while (buckets < keys)
 		buckets <<= 1;
-	return ((uint64_t)keys + (uint64_t)ncpu) * EM_BD_ELEM_BYTES + buckets * 16;
+	return (((uint64_t)keys * sizeof(struct em_bd_row) + 4095) & ~4095ull) +
+	       ((uint64_t)keys + (uint64_t)ncpu) * EM_BD_INDEX_ELEM_BYTES + buckets * 16;
 }
 
 /* The most keys whose breakdown fits in EM_BD_MAX_BYTES. */
@@ -532,9 +532,10 @@ static void refused_map(const struct em_collector *c, const struct em_collector_
 			bad = m;
 			break;
 		}
-	if (bad && bad == c->skel->maps.breakdown)
-		set_err(err, errlen, "the kernel refused memory for the BPF map 'breakdown' (%s; --max-keys %u keys, %.1f MiB): lower --max-keys",
-			strerror(-rc), cfg->max_keys, bd_bytes(cfg->max_keys, c->ncpu) / 1048576.0);
+	if (bad && (bad == c->skel->maps.breakdown || bad == c->skel->maps.breakdown_index))
+		set_err(err, errlen, "the kernel refused memory for the BPF map '%s' (%s; --max-keys %u keys, %.1f MiB for the breakdown): lower --max-keys",
+			bpf_map__name(bad), strerror(-rc), cfg->max_keys,
+			bd_bytes(cfg->max_keys, c->ncpu) / 1048576.0);
 	else if (bad)
 		set_err(err, errlen, "the kernel refused memory for the BPF map '%s' (%s; %u entries of %u bytes, %d possible CPUs): free memory or raise the memlock limit (ulimit -l)",
 			bpf_map__name(bad), strerror(-rc), bpf_map__max_entries(bad),
@@ -606,9 +607,7 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 		c->chunk = EM_ROWS;
 	c->keys = calloc(c->chunk, sizeof(*c->keys));
 	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
-	c->bd_keys = calloc(EM_BD_CHUNK, sizeof(*c->bd_keys));
-	c->bd_vals = calloc(EM_BD_CHUNK, sizeof(*c->bd_vals));
-	if (!c->vals || !c->cnts || !c->keys || !c->batch || !c->bd_keys || !c->bd_vals) {
+	if (!c->vals || !c->cnts || !c->keys || !c->batch) {
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -632,13 +631,17 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 		goto fail;
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
 		if (bd_bytes(cfg->max_keys, c->ncpu) > EM_BD_MAX_BYTES) {
-			set_err(err, errlen, "--max-keys %u needs %.1f MiB of kernel memory for the breakdown map (%zu bytes a key, %d possible CPUs); the limit is %u MiB: use --max-keys %u or less",
+			set_err(err, errlen, "--max-keys %u needs %.1f MiB of kernel memory for the breakdown (%zu bytes a key, %d possible CPUs); the limit is %u MiB: use --max-keys %u or less",
 				cfg->max_keys, bd_bytes(cfg->max_keys, c->ncpu) / 1048576.0,
-				(size_t)EM_BD_ELEM_BYTES, c->ncpu, EM_BD_MAX_BYTES >> 20,
-				bd_max_keys(c->ncpu));
+				sizeof(struct em_bd_row) + EM_BD_INDEX_ELEM_BYTES + 16, c->ncpu,
+				EM_BD_MAX_BYTES >> 20, bd_max_keys(c->ncpu));
 			goto fail;
 		}
 		rc = bpf_map__set_max_entries(skel->maps.breakdown, cfg->max_keys);
+		if (!rc)
+			rc = bpf_map__set_max_entries(skel->maps.breakdown_index, cfg->max_keys);
+		skel->rodata->breakdown_rows = cfg->max_keys;
+		c->bd_max = cfg->max_keys;
 		if (rc) {
 			set_err(err, errlen, "cannot size the breakdown map: %s", strerror(-rc));
 			goto fail;
@@ -668,12 +671,22 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 			em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
-	c->row_of_len = ((EM_NSLOTS + 1) * sizeof(__u64) + 4095) & ~(size_t)4095;
+	c->row_of_len = (EM_ROW_OF_LEN * sizeof(__u64) + 4095) & ~(size_t)4095;
 	c->row_of = mmap(NULL, c->row_of_len, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.row_of), 0);
 	if (c->row_of == MAP_FAILED) {
 		c->row_of = NULL;
 		set_err(err, errlen, "cannot map the row_of BPF map: %s", strerror(errno));
 		goto fail;
+	}
+	if (c->bd_max) {
+		c->bd_len = ((size_t)c->bd_max * sizeof(struct em_bd_row) + 4095) & ~(size_t)4095;
+		c->bd = mmap(NULL, c->bd_len, PROT_READ, MAP_SHARED,
+			     bpf_map__fd(skel->maps.breakdown), 0);
+		if (c->bd == MAP_FAILED) {
+			c->bd = NULL;
+			set_err(err, errlen, "cannot map the breakdown BPF map: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	c->map_bytes = em_collector_map_bytes(c);
 	if (cfg->verbose)
@@ -750,42 +763,26 @@ static int add_breakdown(struct em_collector *c, struct em_snapshot *s, const st
 }
 
 /*
- * The breakdown hash (one value per key, not per CPU), EM_BD_CHUNK keys per
- * syscall; one lookup per key where the kernel lacks batch ops on hashes.
+ * The breakdown rows handed out, read in place from the mmapped array (no
+ * copy, no syscall). A row's key is written before its index entry, so a
+ * row that counts has its key; a row that lost a claim race stays empty
+ * and is skipped.
  */
-static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
+static int read_breakdown(struct em_collector *c, struct em_snapshot *s)
 {
-	struct em_key key, next, *prev = NULL;
-	__u32 in = 0, out = 0, count, i;
-	bool first = true;
+	__u64 next = c->row_of[EM_ROW_OF_BD_NEXT];
+	uint32_t n = next < c->bd_max ? (uint32_t)next : c->bd_max, i;
+	struct em_key key;
 	int rc;
 
-	while (!c->no_bd_batch) {
-		count = EM_BD_CHUNK;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->bd_keys, c->bd_vals,
-					  &count, NULL);
-		if (rc && rc != -ENOENT && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
-			c->no_bd_batch = true;
-			break;
-		}
-		if (rc && rc != -ENOENT)
-			return rc;
-		c->read_bytes += (uint64_t)count * sizeof(struct em_kstats);
-		for (i = 0; i < count; i++)
-			if ((rc = add_breakdown(c, s, &c->bd_keys[i], &c->bd_vals[i])))
-				return rc;
-		if (rc == -ENOENT || !count)
-			return 0; /* the last chunk */
-		in = out;
-		first = false;
-	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->bd_vals))
-			continue; /* deleted meanwhile */
-		c->read_bytes += sizeof(struct em_kstats);
-		if ((rc = add_breakdown(c, s, &key, c->bd_vals)))
+	c->read_bytes += (uint64_t)n * sizeof(struct em_bd_row);
+	for (i = 0; i < n; i++) {
+		const struct em_bd_row *r = &c->bd[i];
+
+		if (!r->st.count && !r->st.lat_count)
+			continue;
+		key = r->key;
+		if ((rc = add_breakdown(c, s, &key, &r->st)))
 			return rc;
 	}
 	return 0;
@@ -861,7 +858,7 @@ static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
  */
 static __u32 rows_used(const struct em_collector *c)
 {
-	__u64 next = c->row_of[EM_NSLOTS];
+	__u64 next = c->row_of[EM_ROW_OF_NEXT];
 
 	return next < EM_ROWS - 1 ? (__u32)next + 1 : EM_ROWS;
 }
@@ -946,7 +943,7 @@ static int read_rows(struct em_collector *c, struct em_snapshot *s)
 		if ((rc = read_stats(c, bpf_map__fd(c->skel->maps.stats), s)))
 			return rc;
 		if ((s->meta.filters.per_vm || s->meta.filters.per_vcpu) &&
-		    (rc = read_breakdown(c, bpf_map__fd(c->skel->maps.breakdown), s)))
+		    (rc = read_breakdown(c, s)))
 			return rc;
 		if ((rc = load_carries(c, &c->carry2)))
 			return rc;
@@ -1042,6 +1039,8 @@ void em_collector_close(struct em_collector *c)
 		return;
 	if (c->row_of)
 		munmap((void *)c->row_of, c->row_of_len);
+	if (c->bd)
+		munmap((void *)c->bd, c->bd_len);
 	exitmon_bpf__destroy(c->skel);
 	em_names_free(c->names);
 	em_vm_select_free(&c->sel);
@@ -1049,8 +1048,6 @@ void em_collector_close(struct em_collector *c)
 	free(c->cnts);
 	free(c->keys);
 	free(c->batch);
-	free(c->bd_keys);
-	free(c->bd_vals);
 	em_carries_free(&c->carry);
 	em_carries_free(&c->carry2);
 	free(c);

@@ -61,7 +61,7 @@ cat >"$work/payload.sh" <<PAYLOAD
 	kill -INT \$ep; wait \$ep
 	echo "exitmon rc=\$? stderr: \$(head -c 300 /tmp/lh.err)"
 	echo "@@JSON@@"
-	tail -n 1 /tmp/lh.json
+	cat /tmp/lh.json # one line: the final report (-i 3600)
 	echo "@@VMTEST-END large@@"
 } >"\$RESULT_DEV" 2>&1
 PAYLOAD

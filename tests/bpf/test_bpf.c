@@ -68,9 +68,13 @@ static struct fx *fx_open(const struct opts *o)
 			f->skel->rodata->filter_reasons[o->reasons[i] / 64] |= 1ULL << (o->reasons[i] % 64);
 		f->skel->rodata->breakdown_vm = o->per_vm;
 		f->skel->rodata->breakdown_vcpu = o->per_vcpu;
-		if (o->breakdown_max)
+		if (o->breakdown_max) {
 			assert_int_equal(bpf_map__set_max_entries(f->skel->maps.breakdown,
 								  o->breakdown_max), 0);
+			assert_int_equal(bpf_map__set_max_entries(f->skel->maps.breakdown_index,
+								  o->breakdown_max), 0);
+			f->skel->rodata->breakdown_rows = o->breakdown_max;
+		}
 	}
 	assert_int_equal(exitmon_test_bpf__load(f->skel), 0);
 	f->prog = bpf_program__fd(f->skel->progs.run_event);
@@ -158,16 +162,36 @@ static bool lookup_sum_carry(struct fx *f, struct bpf_map *m, const void *key,
 	return ok;
 }
 
-/* A stats row (by row) or a breakdown value (by its em_key), exact. */
+/* The breakdown row of key (found through breakdown_index); false if it has none. */
+static bool bd_row(struct fx *f, const struct em_key *key, uint32_t *idx, struct em_bd_row *row)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown_index), key, idx))
+		return false;
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), idx, row), 0);
+	assert_memory_equal(&row->key, key, sizeof(*key)); /* the row names its key */
+	return true;
+}
+
+/* A stats row (by row) or a breakdown key's row (by its em_key), exact. */
 static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct em_stats *out)
 {
+	struct em_carries carries = { 0 };
+	struct em_bd_row row;
 	struct em_key rk;
+	uint32_t idx;
 
 	if (m == f->skel->maps.stats) {
 		rk = em_carry_row_key(*(const uint32_t *)key);
 		return lookup_sum_carry(f, m, key, &rk, out);
 	}
-	return lookup_sum_carry(f, m, key, key, out);
+	memset(out, 0, sizeof(*out));
+	if (!bd_row(f, key, &idx, &row))
+		return false;
+	em_kstats_add(out, &row.st);
+	read_carries(f, &carries);
+	em_carries_apply(&carries, key, out);
+	em_carries_free(&carries);
+	return true;
 }
 
 /* The stats row a slot was given (EM_ROW_OTHER: none). */
@@ -572,22 +596,29 @@ static void test_breakdown_per_vm_keys_by_vcpu(void **state)
 {
 	struct opts o = { .per_vm = true, .breakdown_max = 8 };
 	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 };
-	struct em_kstats st;
+	struct em_bd_row r;
+	uint32_t idx, k = EM_ROW_OF_BD_NEXT;
+	uint64_t next;
 	struct fx *f;
 
 	(void)state;
 	NEED_ENV();
 	f = fx_open(&o);
-	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_kstats));
+	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_bd_row));
 	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
 	ENTRY(f, TID(100, 101), 0, 4);
 	EXIT(f, TID(100, 102), SVM, 0x72, 1, 0);
 	EXIT(f, TID(100, 102), SVM, 0x72, 1, 10);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k0, &st), 0);
-	assert_int_equal(st.count, 1);
-	assert_int_equal(st.lat_sum, 4);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k1, &st), 0);
-	assert_int_equal(st.count, 2);
+	/* rows handed out in order of first exits, each holding its key */
+	assert_true(bd_row(f, &k0, &idx, &r));
+	assert_int_equal(idx, 0);
+	assert_int_equal(r.st.count, 1);
+	assert_int_equal(r.st.lat_sum, 4);
+	assert_true(bd_row(f, &k1, &idx, &r));
+	assert_int_equal(idx, 1);
+	assert_int_equal(r.st.count, 2);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &k, &next), 0);
+	assert_int_equal(next, 2);
 	fx_close(f);
 }
 
@@ -856,9 +887,10 @@ static void test_hist_bucket_wrap_carries(void **state)
 	struct opts o = { .per_vcpu = true, .breakdown_max = 8 };
 	struct em_key bk = { SVM, 0x72, 100, 0 }, rk;
 	struct em_carry_key ck;
-	struct em_kstats *vals, bv;
+	struct em_kstats *vals;
+	struct em_bd_row bv;
 	struct em_stats st;
-	uint32_t row, b = em_hist_bucket(40);
+	uint32_t row, b = em_hist_bucket(40), bi;
 	uint64_t n, one_cpu_wrap;
 	struct fx *f;
 	int cpu;
@@ -877,9 +909,9 @@ static void test_hist_bucket_wrap_carries(void **state)
 	for (cpu = 0; cpu < f->ncpu; cpu++)
 		vals[cpu].hist[b] = UINT32_MAX;
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.stats), &row, vals, 0), 0);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &bk, &bv), 0);
-	bv.hist[b] = UINT32_MAX;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bk, &bv, 0), 0);
+	assert_true(bd_row(f, &bk, &bi, &bv));
+	bv.st.hist[b] = UINT32_MAX;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bi, &bv, 0), 0);
 
 	ev_on(f, 0, 0, TID(100, 101), SVM, 0x72, 0, T0 + 100, 0);
 	ev_on(f, 0, 1, TID(100, 101), 0, 0, 0, T0 + 140, 0); /* 40 ns again, on CPU 0 */
@@ -911,10 +943,10 @@ static void test_hist_carry_full_counted(void **state)
 {
 	struct em_key bk = { SVM, 0x72, 100, 0 };
 	struct em_carry_key ck = { .key = { 9, 9, 9, 9 } };
-	struct em_kstats bv;
+	struct em_bd_row bv;
 	struct opts o = { .per_vcpu = true, .breakdown_max = 8 };
 	uint64_t one = 1;
-	uint32_t b = em_hist_bucket(40), i;
+	uint32_t b = em_hist_bucket(40), i, bi;
 	struct fx *f;
 
 	(void)state;
@@ -927,9 +959,9 @@ static void test_hist_carry_full_counted(void **state)
 	}
 	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
 	ENTRY(f, TID(100, 101), 0, 40);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &bk, &bv), 0);
-	bv.hist[b] = UINT32_MAX;
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bk, &bv, 0), 0);
+	assert_true(bd_row(f, &bk, &bi, &bv));
+	bv.st.hist[b] = UINT32_MAX;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bi, &bv, 0), 0);
 	EXIT(f, TID(100, 101), SVM, 0x72, 0, 100);
 	ENTRY(f, TID(100, 101), 0, 140);
 	assert_int_equal(counter(f, EM_CNT_HIST_CARRY_LOST), 1);
@@ -1164,10 +1196,10 @@ static void test_collector_breakdown_rows(void **state)
 	struct em_collector_cfg o;
 	struct em_collector *c;
 	struct em_snapshot s;
-	struct em_kstats st;
-	struct em_key k;
+	struct em_bd_row r;
 	char err[512] = "";
-	uint32_t v;
+	uint32_t v, k = EM_ROW_OF_BD_NEXT;
+	uint64_t next = 601;
 	int pass;
 
 	(void)state;
@@ -1180,13 +1212,14 @@ static void test_collector_breakdown_rows(void **state)
 		o.filters.per_vm = true;
 		o.filters.per_vcpu = pass == 1;
 		c = collector_or_skip(&o);
-		/* 600 keys: more than one batch of 256 */
-		for (v = 0; v < 600; v++) {
-			memset(&st, 0, sizeof(st));
-			st.count = v + 1;
-			k = (struct em_key){ SVM, 0x72, 100 + v % 2, v };
-			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &k, &st, 0), 0);
+		/* 600 rows handed out as exits hand them out, and an empty one (a lost claim race) */
+		for (v = 0; v <= 600; v++) {
+			memset(&r, 0, sizeof(r));
+			r.st.count = v < 600 ? v + 1 : 0;
+			r.key = (struct em_key){ SVM, 0x72, 100 + v % 2, v < 600 ? v : 0 };
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &v, &r, 0), 0);
 		}
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "row_of"), &k, &next, 0), 0);
 		em_snapshot_init(&s);
 		s.meta.filters = o.filters;
 		assert_int_equal(em_collector_read(c, &s), 0);

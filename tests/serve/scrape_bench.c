@@ -66,7 +66,7 @@ static int fill_stats(struct em_collector *col, int ncpu)
 		    bpf_map_update_elem(sfd, &(uint32_t){ (uint32_t)row }, vals, 0))
 			return -1;
 	}
-	slot = EM_NSLOTS;
+	slot = EM_ROW_OF_NEXT;
 	row = NR;
 	free(vals);
 	return bpf_map_update_elem(rfd, &slot, &row, 0);
@@ -85,7 +85,9 @@ int main(int argc, char **argv)
 	};
 	struct em_metrics_ctx ctx = { .version = "bench", .attach = "?", .map_bytes = -1 };
 	struct em_view_ctx vctx = { .type = "interval", .period_s = 1, .elapsed_s = 1 };
-	struct em_kstats val;
+	struct em_bd_row val;
+	uint32_t k_next = EM_ROW_OF_BD_NEXT;
+	uint64_t next;
 	char err[512];
 	int ncpu = libbpf_num_possible_cpus(), fd;
 	double t_read = 0, t_render = 0, t0;
@@ -108,19 +110,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "scrape_bench: filling stats: %s\n", strerror(errno));
 		return 1;
 	}
+	/* the breakdown rows, handed out as first exits hand them out */
 	fd = em_collector_map_fd(col, "breakdown");
 	for (i = 0; i < rows; i++) {
 		/* table: VM i / (32 x 16), vCPU (i / 16) % 32; serve: one key a (VM, reason) */
-		struct em_key key = { .isa = EM_ISA_SVM, .reason = reasons[i % NR],
-				      .tgid = 1000 + (table ? i / (32 * NR) : i / NR),
-				      .vcpu = table ? (i / NR) % 32 : EM_ANY_VCPU };
-
-		fill(&val, 100 + i % 13, 1000 + 37 * (i % 64));
-		if (bpf_map_update_elem(fd, &key, &val, BPF_ANY)) {
+		val.key = (struct em_key){ .isa = EM_ISA_SVM, .reason = reasons[i % NR],
+					   .tgid = 1000 + (table ? i / (32 * NR) : i / NR),
+					   .vcpu = table ? (i / NR) % 32 : EM_ANY_VCPU };
+		fill(&val.st, 100 + i % 13, 1000 + 37 * (i % 64));
+		if (bpf_map_update_elem(fd, &i, &val, BPF_ANY)) {
 			fprintf(stderr, "scrape_bench: breakdown update %u: %s\n", i, strerror(errno));
 			return 1;
 		}
 	}
+	next = rows;
+	if (bpf_map_update_elem(em_collector_map_fd(col, "row_of"), &k_next, &next, BPF_ANY))
+		return 1;
 	em_snapshot_init(&s);
 	em_snapshot_init(&prev);
 	em_snapshot_init(&view);
