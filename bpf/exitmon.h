@@ -36,19 +36,18 @@
  * Everything else (VMX flag bits such as FAILED_VMENTRY, codes past the
  * table, unknown isa) goes to the bounded "other" hash keyed by the raw
  * code, so it stays visible with its exact value; if that hash is full
- * it is counted in row EM_ROW_OTHER. No code maps to slot EM_SLOT_OTHER.
+ * it is counted in row EM_ROW_OTHER.
  */
 #define EM_VMX_SLOTS 96
 #define EM_SVM_BASE EM_VMX_SLOTS
 #define EM_SVM_SLOTS (0x100 + 4 + 4)
-#define EM_SLOT_OTHER (EM_SVM_BASE + EM_SVM_SLOTS)
-#define EM_NSLOTS (EM_SLOT_OTHER + 1)
+#define EM_NSLOTS (EM_SVM_BASE + EM_SVM_SLOTS)
 #define EM_NO_SLOT 0xffffffffu
 
 /*
  * Rows of the per-CPU stats array, handed to slots on first use (a slot's
  * row is claimed with cmpxchg by its first exit), so memory follows the
- * reasons that occur, not the 361 a table could name: EM_ROWS x 1136
+ * reasons that occur, not the 360 a table could name: EM_ROWS x 1136
  * bytes (struct em_kstats) per possible CPU. Codes outside the slots get rows too, through the
  * "other" hash (code -> row). Row 0 is OTHER: exits whose code found no
  * free row or a full "other" hash (counted in EM_CNT_OTHER_OVERFLOW).

@@ -302,8 +302,7 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 #  - the offset differs per reason (IOIO, which returns to the VMM, showed
 #    none while CPUID showed 2-4 us), so it is measured per reason as the
 #    difference of the two 5th percentiles (robust to single samples moved
-#    by interrupts; the 0 ns events ftrace records under TCG, 2-6 % of
-#    them, are left out of the oracle's P5), and
+#    by interrupts), and
 #    must be under 25 % of that reason's P50; the oracle's value counts both
 #    as it is and shifted by it. So P50/P99 check the shape of each
 #    distribution above its low end, and a wrong pairing (a later entry)
@@ -316,7 +315,13 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 #    a host-interrupt exit brings the interrupt's own work, which lands
 #    between the two tools' hooks differently from the steady loop's, so
 #    the one offset does not apply to it (measured: 3-30 us more);
-#  - ftrace resolves 100 ns.
+#  - ftrace resolves 100 ns, and under TCG it records some pairs as 0 ns
+#    (both timestamps equal: L1's clock did not move between its two
+#    triggers). They are impossible as latencies (no exit in the rig takes
+#    under 3 us by exitmon's clock) and their share follows the host's load
+#    (2-6 % of a reason's pairs on a quiet host, 62 % of INVLPG's with
+#    three TCG guests on 2 CPUs), so the oracle's percentiles leave them
+#    out; its per-reason count still includes them.
 lat_vs_ftrace() {
 	local c=$1 f=$2 h=$3 want got p bad off
 	want=$(lat_tsv "$h" | awk '{ s[$1] += $3 } END { for (r in s) print r, s[r] }' | sort -n | tr '\n' ' ')
@@ -354,7 +359,7 @@ lat_vs_ftrace() {
 	check "$c: hook offset between ftrace and exitmon under 25 % of each reason's P50" "" "$bad"
 	for p in 50 99; do
 		bad=$({
-			oracle_at "$p" 0
+			oracle_at "$p" 0 1 # without the 0 ns events
 			echo "$off" | awk '{ print "f", $1, $2 }'
 			jq -r --arg k "lat_p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
 		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
