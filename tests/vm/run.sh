@@ -97,7 +97,7 @@ VT_vm_VMM='--mode real -n $PID_A_N -m $PID_A_M -name guest=alpha $NAME_LINGER'
 VT_vm_VMM2='--mode real -n $PID_B_N -m $PID_B_M -name beta $NAME_LINGER'
 VT_vm_EM='--vm alpha $NAME_EM'
 VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
-VT_reason_EM='--reason CPUID --reason HLT'
+VT_reason_EM='--reason CPUID --reason HLT -v'
 VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_tp_EM='--attach tp'
 VT_serve_VMM='--mode real -n $SERVE_N -m $SERVE_M'
@@ -580,9 +580,14 @@ for npt in $npt_configs; do
 	lat_vs_ftrace "$P paged" "$d/paged.final.json" "$d/paged.lathist"
 	lat_vs_ftrace "$P tp" "$d/tp.final.json" "$d/tp.lathist"
 	for c in real paged tp; do
-		check "$P $c: counters.recursion_misses == 0, pending_full == 0 (nothing lost)" "0 0" \
-			"$(jq -r '"\(.counters.recursion_misses // "missing") \(.counters.pending_full // "missing")"' "$d/$c.final.json")"
+		check "$P $c: counters.recursion_misses == 0, pending_full == 0, hist_carry_lost == 0 (nothing lost)" "0 0 0" \
+			"$(jq -r '"\(.counters.recursion_misses // "missing") \(.counters.pending_full // "missing") \(.counters.hist_carry_lost // "missing")"' "$d/$c.final.json")"
 	done
+	# the maps' kernel memory, as -v printed it at start (memlock of each map, summed)
+	vmem=$(sed -n 's/.*BPF maps hold \([0-9.]*\) MiB of kernel memory.*/\1/p' "$d/reason.exitmon.err" | head -n 1)
+	check "$P reason: counters.map_bytes is the total of -v's map memory line (${vmem:-no line} MiB)" \
+		"${vmem:-no -v line}" \
+		"$(jq -r '.counters.map_bytes // 0 | . / 1048576 | . * 10 | round / 10 | tostring' "$d/reason.final.json")"
 
 	# seed: scripts/seed-experiment.sh refuses without root or with a VM
 	# running, leaving kvm_amd alone ...
