@@ -905,10 +905,8 @@ static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 	return 0;
 }
 
-/* hist_carry as it is now, sorted; 0 or -ENOMEM. */
-static int load_carries(struct em_collector *c, struct em_carries *out)
+int em_carries_load(int fd, struct em_carries *out)
 {
-	int fd = bpf_map__fd(c->skel->maps.hist_carry);
 	struct em_carry_key key, next, *prev = NULL;
 	__u64 n;
 
@@ -935,7 +933,7 @@ static int read_rows(struct em_collector *c, struct em_snapshot *s)
 	struct em_carries t;
 	int tries, rc;
 
-	if ((rc = load_carries(c, &c->carry)))
+	if ((rc = em_carries_load(bpf_map__fd(c->skel->maps.hist_carry), &c->carry)))
 		return rc;
 	for (tries = 0; tries < 4; tries++) {
 		s->nrows = 0;
@@ -945,7 +943,7 @@ static int read_rows(struct em_collector *c, struct em_snapshot *s)
 		if ((s->meta.filters.per_vm || s->meta.filters.per_vcpu) &&
 		    (rc = read_breakdown(c, s)))
 			return rc;
-		if ((rc = load_carries(c, &c->carry2)))
+		if ((rc = em_carries_load(bpf_map__fd(c->skel->maps.hist_carry), &c->carry2)))
 			return rc;
 		if (em_carries_equal(&c->carry, &c->carry2))
 			return 0;

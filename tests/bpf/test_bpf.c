@@ -122,18 +122,7 @@ static void ev(struct fx *f, uint64_t op, uint64_t pid_tgid, uint32_t isa, uint3
 /* The hist_carry map, as the collector reads it. */
 static void read_carries(struct fx *f, struct em_carries *out)
 {
-	int fd = bpf_map__fd(f->skel->maps.hist_carry);
-	struct em_carry_key key, next, *prev = NULL;
-	uint64_t n;
-
-	out->n = 0;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		assert_int_equal(bpf_map_lookup_elem(fd, &key, &n), 0);
-		assert_int_equal(em_carries_push(out, &key, n), 0);
-	}
-	em_carries_sort(out);
+	assert_int_equal(em_carries_load(bpf_map__fd(f->skel->maps.hist_carry), out), 0);
 }
 
 /*
