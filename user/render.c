@@ -72,12 +72,18 @@ static const struct em_row **sorted_rows(const struct em_snapshot *v, bool total
 	return rows;
 }
 
-/* Merges the non-idle total rows: the TOTAL line's latency (and its bounds). */
-static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count)
+/*
+ * Merges the non-idle total rows: the TOTAL line's latency (and its
+ * bounds). Summed dense on the stack, its pairs in buf: nothing to fail.
+ */
+static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count,
+		       struct em_hb buf[EM_HIST_BUCKETS])
 {
+	struct em_stats sum;
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
+	memset(&sum, 0, sizeof(sum));
 	*count = 0;
 	for (i = 0; i < v->nrows; i++) {
 		const struct em_row *r = &v->rows[i];
@@ -86,10 +92,11 @@ static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *
 			continue;
 		*count += r->st.count;
 		if (!row_idle(r)) {
-			em_stats_add(&t->st, &r->st);
+			em_stats_add_rstats(&sum, &r->st);
 			t->approx |= r->approx;
 		}
 	}
+	em_rstats_view(&t->st, &sum, buf);
 }
 
 static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
@@ -111,7 +118,7 @@ static void fmt_max(char *buf, size_t len, const struct em_row *r)
 
 static void print_lat(FILE *f, const struct em_row *r)
 {
-	const struct em_stats *st = &r->st;
+	const struct em_rstats *st = &r->st;
 	char a[32], p50[32], p99[32], mx[32];
 	bool have = st->lat_count > 0;
 
@@ -143,13 +150,14 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 	size_t n, nb, i;
 	const struct em_row **rows = sorted_rows(v, true, &n);
 	const struct em_row **brows = sorted_rows(v, false, &nb);
+	struct em_hb busy_hb[EM_HIST_BUCKETS];
 	struct em_row busy;
 	uint64_t total;
 	bool any_idle = false, any_approx = false;
 	char num[32], name[96];
 	double period = ctx->period_s > 0 ? ctx->period_s : 0;
 
-	busy_total(v, &busy, &total);
+	busy_total(v, &busy, &total, busy_hb);
 	fprintf(f, "exitmon %s: %s", ctx->type, em_isa_name(v->meta.isa ? v->meta.isa : ctx->isa) ?: "unknown isa");
 	if (ctx->attach)
 		fprintf(f, ", %s", ctx->attach);
@@ -311,18 +319,18 @@ static json_t *jset_all(json_t *o, struct jmember *m, size_t n, char *err, size_
 	return o;
 }
 
-static json_t *hist_json(const struct em_stats *st)
+static json_t *hist_json(const struct em_rstats *st)
 {
 	json_t *hist = json_array();
-	unsigned b;
+	uint32_t i;
 
-	for (b = 0; hist && b < EM_HIST_BUCKETS; b++) {
+	for (i = 0; hist && i < st->nb; i++) {
 		json_t *n;
 
-		if (!st->hist[b])
+		if (!st->hb[i].n) /* a sum that wrapped to 0: empty, as the dense form showed it */
 			continue;
-		n = em_json_u64(st->hist[b]);
-		if (!n || json_array_append_new(hist, json_pack("[Io]", (json_int_t)b, n))) {
+		n = em_json_u64(st->hb[i].n);
+		if (!n || json_array_append_new(hist, json_pack("[Io]", (json_int_t)st->hb[i].b, n))) {
 			json_decref(hist);
 			return NULL;
 		}
@@ -332,7 +340,7 @@ static json_t *hist_json(const struct em_stats *st)
 
 json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, char *err, size_t errlen)
 {
-	const struct em_stats *st = &r->st;
+	const struct em_rstats *st = &r->st;
 	bool have = st->lat_count > 0, derived = o && o->derived;
 	char name[96];
 	struct jmember m[24] = {
@@ -398,12 +406,13 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
 	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s, .labels = &v->labels };
 	json_t *root, *rows = json_array(), *tot;
+	struct em_hb busy_hb[EM_HIST_BUCKETS];
 	struct em_row busy;
 	char err[128];
 	size_t i;
 	int rc;
 
-	busy_total(v, &busy, &ro.total);
+	busy_total(v, &busy, &ro.total, busy_hb);
 	for (i = 0; rows && i < v->nrows; i++) {
 		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
 

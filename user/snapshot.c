@@ -429,7 +429,7 @@ static int parse_filters(const json_t *root, struct em_filters *f, struct ctx *c
  * the file is refused saying so.
  */
 static int parse_hist(const json_t *row, const char *where, const struct em_hist_layout *l,
-		      struct em_stats *st, struct ctx *c)
+		      struct em_arena *ar, struct em_rstats *st, struct ctx *c)
 {
 	uint64_t sum = 0;
 	int64_t prev = -1, nb = em_layout_buckets(l);
@@ -439,6 +439,12 @@ static int parse_hist(const json_t *row, const char *where, const struct em_hist
 
 	if (rc)
 		return rc;
+	/* the pairs increase, so their native buckets never decrease: room for all, once */
+	if (json_array_size(hist)) {
+		st->cap = json_array_size(hist) < EM_HIST_BUCKETS ? (uint32_t)json_array_size(hist) : EM_HIST_BUCKETS;
+		if (!(st->hb = em_arena_alloc(ar, st->cap)))
+			return nomem(c);
+	}
 	json_array_foreach(hist, i, pair) {
 		char key[32];
 		int64_t b, n;
@@ -476,7 +482,8 @@ static int parse_hist(const json_t *row, const char *where, const struct em_hist
 				    where, key, b, em_layout_lower(l, (uint32_t)b), hi, l->sub_bits, l->max_log2,
 				    EM_HIST_SUB_BITS, EM_HIST_MAX_LOG2);
 		}
-		st->hist[to] += (uint64_t)n;
+		if (em_rstats_add_bucket(ar, st, to, (uint64_t)n))
+			return nomem(c);
 	}
 	if (sum != st->lat_count)
 		return fail(c, -EINVAL, "%s.hist: buckets sum to %" PRIu64 " but lat_count is %" PRIu64, where, sum,
@@ -554,10 +561,10 @@ static int get_approx(const json_t *o, const char *where, const char *key, uint3
 	return 0;
 }
 
-static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_row *r,
-		     struct ctx *c)
+static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_arena *ar,
+		     struct em_row *r, struct ctx *c)
 {
-	struct em_stats *st = &r->st;
+	struct em_rstats *st = &r->st;
 	char where[32];
 	int64_t vcpu;
 	uint64_t v[5];
@@ -590,7 +597,7 @@ static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, 
 	if ((rc = get_approx(o, where, "lat_min_approx", EM_APPROX_MIN, &r->approx, c)) ||
 	    (rc = get_approx(o, where, "lat_max_approx", EM_APPROX_MAX, &r->approx, c)))
 		return rc;
-	return parse_hist(o, where, l, st, c);
+	return parse_hist(o, where, l, ar, st, c);
 }
 
 /* Builds the row index, which also finds two rows with the same identity. */
@@ -625,7 +632,7 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 	size_t i;
 
 	for (i = 0; i < s->nrows; i++) {
-		const struct em_stats *st = &s->rows[i].st;
+		const struct em_rstats *st = &s->rows[i].st;
 		int ovf;
 
 		if (em_row_is_total(&s->rows[i]))
@@ -703,7 +710,7 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		s->cap = json_array_size(rows);
 	}
 	json_array_foreach(rows, i, v) {
-		if ((rc = parse_row(v, i, &m->hist_layout, &s->rows[i], c)))
+		if ((rc = parse_row(v, i, &m->hist_layout, &s->hist, &s->rows[i], c)))
 			return rc;
 		s->nrows++;
 	}
@@ -865,6 +872,24 @@ int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, 
 
 /* ------------------------------------------------------------------ */
 
+/* The same non-empty buckets (pairs that wrapped to 0 are empty). */
+static bool same_hist(const struct em_rstats *x, const struct em_rstats *y)
+{
+	uint32_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < x->nb && !x->hb[i].n)
+			i++;
+		while (j < y->nb && !y->hb[j].n)
+			j++;
+		if (i == x->nb || j == y->nb)
+			return i == x->nb && j == y->nb;
+		if (x->hb[i].b != y->hb[j].b || x->hb[i].n != y->hb[j].n)
+			return false;
+		i++, j++;
+	}
+}
+
 bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 {
 	const struct em_meta *x = &a->meta, *y = &b->meta;
@@ -899,7 +924,7 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		    (p->st.lat_count ? p->approx : 0) != (q->st.lat_count ? q->approx : 0) ||
 		    p->st.count != q->st.count || p->st.lat_count != q->st.lat_count ||
 		    p->st.lat_sum != q->st.lat_sum || p->st.lat_min != q->st.lat_min ||
-		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))
+		    p->st.lat_max != q->st.lat_max || !same_hist(&p->st, &q->st))
 			return false;
 	}
 	return em_labels_equal(&a->labels, &b->labels);
