@@ -647,7 +647,8 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 	return 0;
 }
 
-static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
+/* Everything before the rows (the header), and that "rows" is an array. */
+static int from_json_head(const json_t *root, struct em_snapshot *s, struct ctx *c)
 {
 	struct em_meta *m = &s->meta;
 	json_t *v, *counters = NULL, *rows = NULL;
@@ -698,28 +699,54 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 		else if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;
 
-	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
-		return rc;
-	if (json_array_size(rows) > EM_SNAPSHOT_MAX_ROWS)
-		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", json_array_size(rows),
-			    EM_SNAPSHOT_MAX_ROWS);
-	if (json_array_size(rows)) {
-		s->rows = calloc(json_array_size(rows), sizeof(*s->rows));
+	return get(root, "", "rows", JSON_ARRAY, "an array", &rows, c);
+}
+
+/* Room for n rows, checked against the limit. */
+static int alloc_rows(struct em_snapshot *s, size_t n, struct ctx *c)
+{
+	if (n > EM_SNAPSHOT_MAX_ROWS)
+		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", n, EM_SNAPSHOT_MAX_ROWS);
+	if (n) {
+		s->rows = calloc(n, sizeof(*s->rows));
 		if (!s->rows)
 			return nomem(c);
-		s->cap = json_array_size(rows);
+		s->cap = n;
 	}
-	json_array_foreach(rows, i, v) {
-		if ((rc = parse_row(v, i, &m->hist_layout, &s->hist, &s->rows[i], c)))
-			return rc;
-		s->nrows++;
-	}
+	return 0;
+}
+
+/* What follows the rows: sums, names, duplicates. */
+static int from_json_tail(const json_t *root, struct em_snapshot *s, struct ctx *c)
+{
+	json_t *v;
+	int rc;
+
 	if ((rc = check_totals(s, c)))
 		return rc;
 	v = json_object_get(root, "vms"); /* optional: runs without names have none */
 	if (v && (rc = em_labels_from_json(v, &s->labels, c->err, c->errlen)))
 		return rc;
 	return check_duplicates(s, c);
+}
+
+static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
+{
+	json_t *rows, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = from_json_head(root, s, c)))
+		return rc;
+	rows = json_object_get(root, "rows");
+	if ((rc = alloc_rows(s, json_array_size(rows), c)))
+		return rc;
+	json_array_foreach(rows, i, v) {
+		if ((rc = parse_row(v, i, &s->meta.hist_layout, &s->hist, &s->rows[i], c)))
+			return rc;
+		s->nrows++;
+	}
+	return from_json_tail(root, s, c);
 }
 
 /*
@@ -769,22 +796,27 @@ __attribute__((constructor)) static void json_alloc_init(void)
 	json_set_alloc_funcs(json_alloc, json_release);
 }
 
-static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+/* jansson's parse of buf under the memory budget (EM_PARSE_MEM_FACTOR times len_all). */
+static json_t *load_budget(const char *buf, size_t len, size_t len_all, json_error_t *je)
+{
+	json_t *v;
+
+	parse_budget = len_all * EM_PARSE_MEM_FACTOR + (1u << 20);
+	parse_used = 0;
+	parse_over = false;
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, je);
+	parse_budget = 0;
+	return v;
+}
+
+/* The whole document as one jansson tree: the reference, and every error's wording. */
+static int parse_tree(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
 {
 	json_error_t je;
 	json_t *root;
 	int rc;
 
-	em_snapshot_init(s);
-	if (len == 0)
-		return fail(c, -EINVAL, "empty file, not a snapshot");
-	if (len > EM_SNAPSHOT_MAX_BYTES)
-		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
-	parse_budget = len * EM_PARSE_MEM_FACTOR + (1u << 20);
-	parse_used = 0;
-	parse_over = false;
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-	parse_budget = 0;
+	root = load_budget(buf, len, len, &je);
 	if (!root && parse_over)
 		return fail(c, -EINVAL, "not a snapshot: parsing it would take more than %d times its size in memory",
 			    EM_PARSE_MEM_FACTOR);
@@ -797,6 +829,380 @@ static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx 
 	}
 	rc = from_json(root, s, c);
 	json_decref(root);
+	return rc;
+}
+
+/*
+ * The fast path's scanner: it finds the spans of values without checking
+ * them (jansson does that, span by span). NULL when it is lost (an
+ * unterminated string, nesting deeper than EM_SCAN_DEPTH, the end).
+ */
+#define EM_SCAN_DEPTH 64
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the string that starts at p ('"'). */
+static const char *skip_str(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The characters value_end() stops at; it skips the others in a tight loop. */
+static const bool scan_stop[256] = {
+	['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true, [','] = true,
+};
+
+/* The ',', ']' or '}' that ends the value starting at p. */
+static const char *value_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		while (p < end && !scan_stop[(unsigned char)*p])
+			p++;
+		if (p == end)
+			break;
+		if (*p == '"') {
+			if (!(p = skip_str(p, end)))
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			if (++depth > EM_SCAN_DEPTH)
+				return NULL;
+		} else if (*p == '}' || *p == ']') {
+			if (!depth--)
+				return p;
+		} else if (*p == ',' && !depth) {
+			return p;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* The '[' of the top-level key "rows" (spelled plainly), or NULL. */
+static const char *find_rows(const char *p, const char *end)
+{
+	static const char key[] = "\"rows\"";
+
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return NULL;
+	for (p++;;) {
+		const char *k = skip_ws(p, end), *q;
+
+		if (k == end || *k != '"' || !(q = skip_str(k, end)))
+			return NULL;
+		p = skip_ws(q, end);
+		if (p == end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (q - k == (ptrdiff_t)sizeof(key) - 1 && !memcmp(k, key, sizeof(key) - 1))
+			return p < end && *p == '[' ? p : NULL;
+		if (!(q = value_end(p, end)) || *q != ',')
+			return NULL;
+		p = q + 1;
+	}
+}
+
+/*
+ * The rows array spans [open, close]: counts its elements; -1 when the
+ * scanner cannot split it (an empty element, a stray bracket).
+ */
+static long count_rows(const char *open, const char *end, const char **close)
+{
+	const char *p = skip_ws(open + 1, end), *q;
+	long n = 0;
+
+	if (p < end && *p == ']') {
+		*close = p;
+		return 0;
+	}
+	for (;;) {
+		if (!(q = value_end(p, end)) || skip_ws(p, q) == q || *q == '}')
+			return -1;
+		n++;
+		if (*q == ']') {
+			*close = q;
+			return n;
+		}
+		p = q + 1;
+	}
+}
+
+/*
+ * A row as the save code writes it, read without jansson: every member a
+ * known key once, plain strings (no escapes, ASCII), integers of at most
+ * 18 digits, booleans, [bucket, count] pairs. Returns the ',' or ']' after
+ * the row, or NULL for anything else (a bad value, another spelling, an
+ * unknown key), which parse_row() then reads and judges with jansson: so
+ * this only ever accepts rows parse_row() accepts, with the same result.
+ */
+enum { FK_ISA, FK_REASON, FK_NAME, FK_TGID, FK_VCPU, FK_COUNT, FK_LAT_COUNT, FK_LAT_SUM, FK_LAT_MIN,
+       FK_LAT_MAX, FK_HIST, FK_MIN_APPROX, FK_MAX_APPROX, FK__N };
+static const char *const fast_keys[FK__N] = {
+	"isa", "reason", "name", "tgid", "vcpu", "count", "lat_count", "lat_sum_ns", "lat_min_ns",
+	"lat_max_ns", "hist", "lat_min_approx", "lat_max_approx",
+};
+
+#define EM_FAST_PAIRS 512 /* more [bucket, count] pairs in a row: jansson reads it */
+
+struct fcur {
+	const char *p, *end;
+};
+
+static bool fast_lit(struct fcur *f, char ch)
+{
+	f->p = skip_ws(f->p, f->end);
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
+static bool fast_word(struct fcur *f, const char *w, size_t n)
+{
+	f->p = skip_ws(f->p, f->end);
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, w, n))
+		return false;
+	f->p += n;
+	return true;
+}
+
+/* A plain string: its text in [*s, *s + *n). */
+static bool fast_str(struct fcur *f, const char **s, size_t *n)
+{
+	const char *p;
+
+	if (!fast_lit(f, '"'))
+		return false;
+	for (p = f->p; p < f->end && *p != '"'; p++)
+		if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+			return false;
+	if (p == f->end)
+		return false;
+	*s = f->p;
+	*n = (size_t)(p - f->p);
+	f->p = p + 1;
+	return true;
+}
+
+/* An integer as jansson reads one (no leading zero, no fraction or exponent, no "-0") in [lo, hi]. */
+static bool fast_int(struct fcur *f, int64_t lo, int64_t hi, int64_t *out)
+{
+	const char *p = skip_ws(f->p, f->end), *d;
+	bool neg = false;
+	int64_t v = 0;
+
+	if (p < f->end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	for (d = p; p < f->end && *p >= '0' && *p <= '9'; p++) {
+		if (p - d == 18)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	if (p == d || (*d == '0' && p - d > 1) || (neg && !v))
+		return false;
+	if (p < f->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return false;
+	v = neg ? -v : v;
+	if (v < lo || v > hi)
+		return false;
+	*out = v;
+	f->p = p;
+	return true;
+}
+
+static const char *fast_row(const char *p, const char *end, const struct em_hist_layout *l,
+			    struct em_arena *ar, struct em_row *r)
+{
+	struct { int64_t b, n; } pairs[EM_FAST_PAIRS];
+	struct fcur f = { p, end };
+	int64_t v[FK__N] = { 0 }, nb = em_layout_buckets(l), prev = -1;
+	uint32_t seen = 0, approx = 0, npairs = 0, i;
+	uint64_t sum = 0;
+
+	if (!fast_lit(&f, '{'))
+		return NULL;
+	do {
+		const char *k;
+		size_t n;
+		int key;
+
+		if (!fast_str(&f, &k, &n) || !fast_lit(&f, ':'))
+			return NULL;
+		for (key = 0; key < FK__N; key++)
+			if (strlen(fast_keys[key]) == n && !memcmp(fast_keys[key], k, n))
+				break;
+		if (key == FK__N || (seen & (1u << key)))
+			return NULL; /* another key, or a duplicate */
+		seen |= 1u << key;
+		switch (key) {
+		case FK_ISA:
+			if (!fast_str(&f, &k, &n) || n != 3 || (memcmp(k, "vmx", 3) && memcmp(k, "svm", 3)))
+				return NULL;
+			v[key] = *k == 'v' ? EM_ISA_VMX : EM_ISA_SVM;
+			break;
+		case FK_NAME:
+			if (!fast_str(&f, &k, &n))
+				return NULL;
+			break;
+		case FK_REASON:
+		case FK_TGID:
+			if (!fast_int(&f, 0, UINT32_MAX, &v[key]))
+				return NULL;
+			break;
+		case FK_VCPU:
+			if (!fast_int(&f, -1, (int64_t)EM_ANY_VCPU - 1, &v[key]))
+				return NULL;
+			break;
+		case FK_MIN_APPROX:
+		case FK_MAX_APPROX:
+			if (fast_word(&f, "true", 4))
+				approx |= key == FK_MIN_APPROX ? EM_APPROX_MIN : EM_APPROX_MAX;
+			else if (!fast_word(&f, "false", 5))
+				return NULL;
+			break;
+		case FK_HIST:
+			if (!fast_lit(&f, '['))
+				return NULL;
+			if (fast_lit(&f, ']'))
+				break;
+			do {
+				int64_t b, c;
+
+				if (npairs == EM_FAST_PAIRS || !fast_lit(&f, '[') || !fast_int(&f, 0, nb - 1, &b) ||
+				    b <= prev || !fast_lit(&f, ',') || !fast_int(&f, 0, INT64_MAX, &c) ||
+				    !fast_lit(&f, ']') || __builtin_add_overflow(sum, (uint64_t)c, &sum) ||
+				    em_hist_bucket(em_layout_lower(l, (uint32_t)b)) !=
+					    em_hist_bucket(em_layout_upper(l, (uint32_t)b)))
+					return NULL;
+				prev = b;
+				pairs[npairs].b = b;
+				pairs[npairs++].n = c;
+			} while (fast_lit(&f, ','));
+			if (!fast_lit(&f, ']'))
+				return NULL;
+			break;
+		default: /* count and the latency fields */
+			if (!fast_int(&f, 0, INT64_MAX, &v[key]))
+				return NULL;
+		}
+	} while (fast_lit(&f, ','));
+	if (!fast_lit(&f, '}'))
+		return NULL;
+	f.p = skip_ws(f.p, f.end);
+	if (f.p == f.end || (*f.p != ',' && *f.p != ']'))
+		return NULL;
+	/* every required field, and parse_row()'s checks passed */
+	if ((seen | (1u << FK_NAME) | (1u << FK_MIN_APPROX) | (1u << FK_MAX_APPROX)) != (1u << FK__N) - 1 ||
+	    v[FK_LAT_COUNT] > v[FK_COUNT] || (v[FK_LAT_COUNT] && v[FK_LAT_MIN] > v[FK_LAT_MAX]) ||
+	    sum != (uint64_t)v[FK_LAT_COUNT])
+		return NULL;
+	r->isa = (uint32_t)v[FK_ISA];
+	r->reason = (uint32_t)v[FK_REASON];
+	r->tgid = (uint32_t)v[FK_TGID];
+	r->vcpu = v[FK_VCPU] < 0 ? EM_ANY_VCPU : (uint32_t)v[FK_VCPU];
+	r->approx = approx;
+	r->st = (struct em_rstats){ .count = (uint64_t)v[FK_COUNT], .lat_count = (uint64_t)v[FK_LAT_COUNT],
+				    .lat_sum = (uint64_t)v[FK_LAT_SUM], .lat_min = (uint64_t)v[FK_LAT_MIN],
+				    .lat_max = (uint64_t)v[FK_LAT_MAX] };
+	if (npairs) {
+		r->st.cap = npairs < EM_HIST_BUCKETS ? npairs : EM_HIST_BUCKETS;
+		if (!(r->st.hb = em_arena_alloc(ar, r->st.cap)))
+			return NULL;
+	}
+	for (i = 0; i < npairs; i++)
+		if (em_rstats_add_bucket(ar, &r->st, em_hist_bucket(em_layout_lower(l, (uint32_t)pairs[i].b)),
+					 (uint64_t)pairs[i].n))
+			return NULL;
+	return f.p;
+}
+
+/*
+ * The fast path (issue 12): jansson parses the document without its rows
+ * (small), then each row alone, which is checked, copied into the
+ * snapshot and freed, so the tree of the whole file is never built.
+ * Returns 0 only for a document the whole-tree parse accepts with the same
+ * result: any failure (syntax, a bad field, memory) returns nonzero and
+ * parse() starts again with parse_tree(), whose message is the one shown.
+ */
+static int parse_rows_apart(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+{
+	const char *end = buf + len, *open = find_rows(buf, end), *close = NULL, *p;
+	char *skel = NULL;
+	json_error_t je;
+	json_t *root = NULL, *v;
+	long n;
+	size_t i, head;
+	int rc = -EAGAIN;
+
+	if (!open || (n = count_rows(open, end, &close)) < 0)
+		return -EAGAIN;
+	/* the document with "rows": [] in place of the rows */
+	head = (size_t)(open - buf) + 1;
+	if (!(skel = malloc(len - (size_t)(close - open) + 1)))
+		return -ENOMEM;
+	memcpy(skel, buf, head);
+	memcpy(skel + head, close, (size_t)(end - close));
+	root = load_budget(skel, head + (size_t)(end - close), len, &je);
+	free(skel);
+	if (!root || (rc = from_json_head(root, s, c)) || (rc = alloc_rows(s, (size_t)n, c)))
+		goto out;
+	for (p = skip_ws(open + 1, end), i = 0; i < (size_t)n; i++) {
+		const char *q = fast_row(p, end, &s->meta.hist_layout, &s->hist, &s->rows[i]);
+
+		if (!q) { /* not the plain form: jansson reads this row */
+			memset(&s->rows[i], 0, sizeof(s->rows[i]));
+			q = value_end(p, end);
+			if (!(v = load_budget(p, (size_t)(q - p), len, &je))) {
+				rc = -EAGAIN;
+				goto out;
+			}
+			rc = parse_row(v, i, &s->meta.hist_layout, &s->hist, &s->rows[i], c);
+			json_decref(v);
+			if (rc)
+				goto out;
+		}
+		s->nrows++;
+		p = q + 1;
+	}
+	rc = from_json_tail(root, s, c);
+out:
+	json_decref(root);
+	return root ? rc : -EAGAIN;
+}
+
+static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+{
+	int rc;
+
+	em_snapshot_init(s);
+	if (len == 0)
+		return fail(c, -EINVAL, "empty file, not a snapshot");
+	if (len > EM_SNAPSHOT_MAX_BYTES)
+		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
+	rc = parse_rows_apart(buf, len, s, c);
+	if (rc) {
+		em_snapshot_free(s);
+		em_snapshot_init(s);
+		rc = parse_tree(buf, len, s, c);
+	}
 	if (rc) {
 		em_snapshot_free(s);
 		em_snapshot_init(s);
