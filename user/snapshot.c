@@ -23,6 +23,8 @@
 #include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
+bool em_snapshot_whole_tree;
+unsigned long em_snapshot_plain_rows;
 
 _Static_assert(EM_CNT__MAX == 8, "update em_counter_names and docs/snapshots.md");
 
@@ -1167,7 +1169,9 @@ static int parse_rows_apart(const char *buf, size_t len, struct em_snapshot *s, 
 	for (p = skip_ws(open + 1, end), i = 0; i < (size_t)n; i++) {
 		const char *q = fast_row(p, end, &s->meta.hist_layout, &s->hist, &s->rows[i]);
 
-		if (!q) { /* not the plain form: jansson reads this row */
+		if (q) {
+			em_snapshot_plain_rows++;
+		} else { /* not the plain form: jansson reads this row */
 			memset(&s->rows[i], 0, sizeof(s->rows[i]));
 			q = value_end(p, end);
 			if (!(v = load_budget(p, (size_t)(q - p), len, &je))) {
@@ -1197,7 +1201,7 @@ static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx 
 		return fail(c, -EINVAL, "empty file, not a snapshot");
 	if (len > EM_SNAPSHOT_MAX_BYTES)
 		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
-	rc = parse_rows_apart(buf, len, s, c);
+	rc = em_snapshot_whole_tree ? -EAGAIN : parse_rows_apart(buf, len, s, c);
 	if (rc) {
 		em_snapshot_free(s);
 		em_snapshot_init(s);

@@ -20,7 +20,7 @@ static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint64_t c
 	assert_non_null(r);
 	r->st.count += count;
 	if (nlat)
-		em_stats_add_latency(&r->st, lat, nlat);
+		assert_int_equal(em_rstats_add_latency(&s->hist, &r->st, lat, nlat), 0);
 }
 
 static __attribute__((noinline)) char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
@@ -135,7 +135,7 @@ static void test_interval_approx_max(void **state)
 	em_snapshot_delta(&cur, &prev, NULL);
 	r = em_snapshot_row(&cur, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU);
 	r->st.count += 400;
-	em_stats_add_latency(&r->st, 30000, 400);
+	assert_int_equal(em_rstats_add_latency(&cur.hist, &r->st, 30000, 400), 0);
 	assert_int_equal(em_snapshot_delta(&view, &cur, &prev), 0);
 	t = render_table(&view, &ctx);
 	/* max of the interval's top bucket [28672, 30719], not 40000 us */
