@@ -401,26 +401,40 @@ static json_t *ns_json(double s)
 	return json_integer(s > 0 ? (json_int_t)(s * 1e9 + 0.5) : 0);
 }
 
+/* A compact dump of a one-object document: its members without the braces. */
+static char *members(json_t *o)
+{
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (!t)
+		return NULL;
+	n = strlen(t); /* "{...}" */
+	memmove(t, t + 1, n - 2);
+	t[n - 2] = '\0';
+	return t;
+}
+
+/*
+ * One line: the head's members, "rows" dumped one row at a time (a
+ * refresh with 65,536 breakdown keys never builds their tree, only their
+ * text), then total and counters. Written in one piece, or not at all.
+ */
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
 	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
 	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s, .labels = &v->labels };
-	json_t *root, *rows = json_array(), *tot;
 	struct em_hb busy_hb[EM_HIST_BUCKETS];
+	char *head = NULL, *tail = NULL, *text = NULL;
 	struct em_row busy;
+	json_t *tot;
 	char err[128];
-	size_t i;
-	int rc;
+	size_t i, len = 0;
+	FILE *m;
+	int rc = -1;
 
 	busy_total(v, &busy, &ro.total, busy_hb);
-	for (i = 0; rows && i < v->nrows; i++) {
-		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
-
-		if (!o || json_array_append_new(rows, o)) {
-			json_decref(rows);
-			rows = NULL;
-		}
-	}
 	/* count is all exits; the latency fields leave the idle reasons out */
 	tot = em_json_row(&busy, &ro, err, sizeof(err));
 	if (tot) {
@@ -437,7 +451,7 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 		json_object_del(tot, "idle");
 	}
 	{
-		struct jmember m[] = {
+		struct jmember h[] = {
 			{ "format", json_string(EM_JSON_REPORT) },
 			{ "version", json_integer(EM_JSON_VERSION) },
 			{ "type", json_string(ctx->type) },
@@ -446,19 +460,34 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 			{ "period_ns", ns_json(ctx->period_s) },
 			{ "elapsed_ns", ns_json(ctx->elapsed_s) },
 			{ "duration_ns", em_json_u64(v->meta.duration_ns) },
-			{ "rows", rows },
+		};
+		struct jmember t[] = {
 			{ "total", tot },
 			{ "counters", em_json_counters(v->counters, err, sizeof(err)) },
 		};
 
-		root = jset_all(json_object(), m, sizeof(m) / sizeof(m[0]), err, sizeof(err));
+		head = members(jset_all(json_object(), h, sizeof(h) / sizeof(h[0]), err, sizeof(err)));
+		tail = members(jset_all(json_object(), t, sizeof(t) / sizeof(t[0]), err, sizeof(err)));
 	}
-	if (!root)
-		return -1;
-	rc = json_dumpf(root, f, JSON_COMPACT);
-	json_decref(root);
-	if (rc || fputc('\n', f) == EOF)
-		return -1;
-	fflush(f);
-	return 0;
+	if (!head || !tail || !(m = open_memstream(&text, &len)))
+		goto out;
+	fprintf(m, "{%s,\"rows\":[", head);
+	for (i = 0; i < v->nrows; i++) {
+		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
+		int bad = !o || (i && fputc(',', m) == EOF) || json_dumpf(o, m, JSON_COMPACT);
+
+		json_decref(o);
+		if (bad)
+			break;
+	}
+	fprintf(m, "],%s}\n", tail);
+	if (fclose(m) || i < v->nrows)
+		goto out;
+	if (fwrite(text, 1, len, f) == len && !fflush(f))
+		rc = 0;
+out:
+	free(head);
+	free(tail);
+	free(text);
+	return rc;
 }
