@@ -201,19 +201,28 @@ struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t rea
 	return r;
 }
 
+/*
+ * a += b for the fields other than the histogram, a and b of either form
+ * (dense struct em_stats or sparse struct em_rstats): one definition.
+ */
+#define ADD_SCALARS(a, b)                                                      \
+	do {                                                                   \
+		if ((b)->lat_count) {                                          \
+			if (!(a)->lat_count || (b)->lat_min < (a)->lat_min)    \
+				(a)->lat_min = (b)->lat_min;                   \
+			if ((b)->lat_max > (a)->lat_max)                       \
+				(a)->lat_max = (b)->lat_max;                   \
+		}                                                              \
+		(a)->count += (b)->count;                                      \
+		(a)->lat_count += (b)->lat_count;                              \
+		(a)->lat_sum += (b)->lat_sum;                                  \
+	} while (0)
+
 void em_stats_add(struct em_stats *a, const struct em_stats *b)
 {
 	unsigned i;
 
-	if (b->lat_count) {
-		if (!a->lat_count || b->lat_min < a->lat_min)
-			a->lat_min = b->lat_min;
-		if (b->lat_max > a->lat_max)
-			a->lat_max = b->lat_max;
-	}
-	a->count += b->count;
-	a->lat_count += b->lat_count;
-	a->lat_sum += b->lat_sum;
+	ADD_SCALARS(a, b);
 	for (i = 0; i < EM_HIST_BUCKETS; i++)
 		a->hist[i] += b->hist[i];
 }
@@ -276,20 +285,6 @@ struct em_hb *em_arena_alloc(struct em_arena *a, uint32_t n)
 }
 
 /* ---- sparse row statistics ------------------------------------------------ */
-
-static void add_extremes(struct em_rstats *a, uint64_t count, uint64_t lat_count, uint64_t lat_sum,
-			 uint64_t lat_min, uint64_t lat_max)
-{
-	if (lat_count) {
-		if (!a->lat_count || lat_min < a->lat_min)
-			a->lat_min = lat_min;
-		if (lat_max > a->lat_max)
-			a->lat_max = lat_max;
-	}
-	a->count += count;
-	a->lat_count += lat_count;
-	a->lat_sum += lat_sum;
-}
 
 /*
  * a's pairs += the n pairs of v (increasing buckets). In place when the
@@ -358,7 +353,7 @@ int em_rstats_add(struct em_arena *ar, struct em_rstats *a, const struct em_rsta
 {
 	if (b->nb && merge(ar, a, b->hb, b->nb))
 		return -ENOMEM;
-	add_extremes(a, b->count, b->lat_count, b->lat_sum, b->lat_min, b->lat_max);
+	ADD_SCALARS(a, b);
 	return 0;
 }
 
@@ -380,7 +375,7 @@ int em_rstats_add_dense(struct em_arena *ar, struct em_rstats *a, const struct e
 
 	if (n && merge(ar, a, v, n))
 		return -ENOMEM;
-	add_extremes(a, b->count, b->lat_count, b->lat_sum, b->lat_min, b->lat_max);
+	ADD_SCALARS(a, b);
 	return 0;
 }
 
@@ -405,9 +400,11 @@ int em_rstats_add_bucket(struct em_arena *ar, struct em_rstats *a, uint32_t b, u
 
 int em_rstats_add_latency(struct em_arena *ar, struct em_rstats *a, uint64_t lat, uint64_t n)
 {
+	struct em_rstats x = { .lat_count = n, .lat_sum = lat * n, .lat_min = lat, .lat_max = lat };
+
 	if (em_rstats_add_bucket(ar, a, em_hist_bucket(lat), n))
 		return -ENOMEM;
-	add_extremes(a, 0, n, lat * n, lat, lat);
+	ADD_SCALARS(a, &x);
 	return 0;
 }
 
@@ -425,15 +422,7 @@ void em_stats_add_rstats(struct em_stats *a, const struct em_rstats *b)
 {
 	uint32_t i;
 
-	if (b->lat_count) {
-		if (!a->lat_count || b->lat_min < a->lat_min)
-			a->lat_min = b->lat_min;
-		if (b->lat_max > a->lat_max)
-			a->lat_max = b->lat_max;
-	}
-	a->count += b->count;
-	a->lat_count += b->lat_count;
-	a->lat_sum += b->lat_sum;
+	ADD_SCALARS(a, b);
 	for (i = 0; i < b->nb; i++)
 		if (b->hb[i].b < EM_HIST_BUCKETS)
 			a->hist[b->hb[i].b] += b->hb[i].n;
