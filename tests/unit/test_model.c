@@ -231,6 +231,135 @@ static void test_snapshot_delta_rows(void **state)
 	em_snapshot_free(&d);
 }
 
+/* --- sparse rows against the dense arithmetic ---------------------------- */
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+/* A few random samples, sometimes in the same buckets as earlier ones. */
+static void random_stats(struct em_stats *st)
+{
+	uint64_t k, n = rnd(6);
+
+	memset(st, 0, sizeof(*st));
+	for (k = 0; k < n; k++) {
+		uint64_t v = rnd(4) ? 1000 + rnd(40) * 97 : rnd(1ULL << 40);
+
+		lat(st, v, 1 + rnd(50));
+	}
+	st->count += rnd(3);
+}
+
+/* The pairs are sorted, distinct, non-empty and within their room; they equal d. */
+static void assert_same(const struct em_rstats *r, const struct em_stats *d)
+{
+	struct em_stats back = { 0 };
+	uint32_t i;
+
+	assert_true(r->nb <= r->cap);
+	for (i = 0; i < r->nb; i++) {
+		assert_true(r->hb[i].n != 0);
+		assert_true(r->hb[i].b < EM_HIST_BUCKETS);
+		if (i)
+			assert_true(r->hb[i - 1].b < r->hb[i].b);
+	}
+	em_stats_add_rstats(&back, r);
+	assert_memory_equal(&back, d, sizeof(back));
+	assert_int_equal(em_hist_total(r), em_hist_total(d));
+}
+
+/* add (in place or grown), add_bucket and sub give what the dense arrays give. */
+static void test_sparse_matches_dense(void **state)
+{
+	struct em_arena ar = { 0 };
+	int round, k;
+
+	(void)state;
+	for (round = 0; round < 300; round++) {
+		struct em_stats sum = { 0 }, d, cur, prev;
+		struct em_rstats acc = { 0 }, x = { 0 }, c = { 0 }, p = { 0 }, out;
+		struct em_hb buf[EM_HIST_BUCKETS];
+		uint32_t approx, b;
+		uint64_t n;
+
+		em_arena_reset(&ar);
+		for (k = 0; k < 12; k++) { /* a total summing rows: grows, then adds in place */
+			random_stats(&d);
+			x = (struct em_rstats){ 0 };
+			assert_int_equal(em_rstats_add_dense(&ar, &x, &d), 0);
+			assert_same(&x, &d);
+			assert_int_equal(em_rstats_add(&ar, &acc, &x), 0);
+			em_stats_add(&sum, &d);
+			assert_same(&acc, &sum);
+			if (k % 3 == 2) { /* the same buckets again: in place */
+				assert_int_equal(em_rstats_add(&ar, &acc, &x), 0);
+				em_stats_add(&sum, &d);
+				assert_same(&acc, &sum);
+			}
+			b = (uint32_t)rnd(EM_HIST_BUCKETS);
+			n = 1 + rnd(9);
+			assert_int_equal(em_rstats_add_bucket(&ar, &acc, b, n), 0);
+			sum.hist[b] += n;
+			assert_same(&acc, &sum);
+		}
+		/* cur - prev, prev not always below cur (wraps as the dense form) */
+		random_stats(&prev);
+		cur = prev;
+		random_stats(&d);
+		em_stats_add(&cur, &d);
+		if (round % 5 == 0)
+			cur.hist[rnd(EM_HIST_BUCKETS)] = 0;
+		assert_int_equal(em_rstats_add_dense(&ar, &c, &cur), 0);
+		assert_int_equal(em_rstats_add_dense(&ar, &p, &prev), 0);
+		assert_int_equal(em_stats_sub(&ar, &out, &c, &p, &approx), 0);
+		for (b = 0; b < EM_HIST_BUCKETS; b++)
+			d.hist[b] = cur.hist[b] - prev.hist[b];
+		em_rstats_view(&x, &d, buf); /* the dense difference, sparse */
+		assert_int_equal(out.nb, x.nb);
+		assert_memory_equal(out.hb, x.hb, x.nb * sizeof(*x.hb));
+		assert_int_equal(out.count, cur.count - prev.count);
+		assert_int_equal(out.lat_sum, cur.lat_sum - prev.lat_sum);
+	}
+	em_arena_free(&ar);
+}
+
+/* A refresh reuses the arena; copies own their pairs. */
+static void test_arena_reuse_and_copy(void **state)
+{
+	struct em_snapshot s, t;
+	struct em_row *r;
+	void *chunk;
+	int i;
+
+	(void)state;
+	em_snapshot_init(&s);
+	em_snapshot_init(&t);
+	for (i = 0; i < 3000; i++)
+		rlat(&s, em_snapshot_row(&s, EM_ISA_VMX, i, 0, 0), 1000 + i, 2);
+	chunk = s.hist.head;
+	assert_non_null(chunk);
+	assert_int_equal(em_snapshot_copy(&t, &s), 0);
+	s.nrows = 0; /* the collector's next read */
+	for (i = 0; i < 3000; i++)
+		rlat(&s, em_snapshot_row(&s, EM_ISA_VMX, i, 0, 0), 50, 1);
+	assert_ptr_equal(s.hist.head, chunk); /* the same memory, reused */
+	r = &t.rows[7]; /* the copy kept its own pairs */
+	assert_int_equal(r->st.nb, 1);
+	assert_int_equal(r->st.hb[0].b, em_hist_bucket(1007));
+	assert_int_equal(r->st.hb[0].n, 2);
+	assert_int_equal(s.rows[7].st.hb[0].b, em_hist_bucket(50));
+	em_snapshot_free(&s);
+	em_snapshot_free(&t);
+	assert_null(s.hist.head);
+}
+
 /* --- row index ---------------------------------------------------------- */
 
 static void test_index_finds_every_row(void **state)
@@ -361,6 +490,8 @@ int main(void)
 		cmocka_unit_test(test_bounds_clamped_to_run),
 		cmocka_unit_test(test_empty_and_first_interval),
 		cmocka_unit_test(test_snapshot_delta_rows),
+		cmocka_unit_test(test_sparse_matches_dense),
+		cmocka_unit_test(test_arena_reuse_and_copy),
 		cmocka_unit_test(test_index_finds_every_row),
 		cmocka_unit_test(test_index_follows_rows),
 		cmocka_unit_test(test_copy_and_delta_reuse),
