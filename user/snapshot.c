@@ -718,16 +718,14 @@ static int alloc_rows(struct em_snapshot *s, size_t n, struct ctx *c)
 	return 0;
 }
 
-/* What follows the rows: sums, names, duplicates. */
-static int from_json_tail(const json_t *root, struct em_snapshot *s, struct ctx *c)
+/* What follows the rows: sums, names (vms, optional: runs without names have none), duplicates. */
+static int from_json_tail(const json_t *vms, struct em_snapshot *s, struct ctx *c)
 {
-	json_t *v;
 	int rc;
 
 	if ((rc = check_totals(s, c)))
 		return rc;
-	v = json_object_get(root, "vms"); /* optional: runs without names have none */
-	if (v && (rc = em_labels_from_json(v, &s->labels, c->err, c->errlen)))
+	if (vms && (rc = em_labels_from_json(vms, &s->labels, c->err, c->errlen)))
 		return rc;
 	return check_duplicates(s, c);
 }
@@ -748,7 +746,7 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 			return rc;
 		s->nrows++;
 	}
-	return from_json_tail(root, s, c);
+	return from_json_tail(json_object_get(root, "vms"), s, c);
 }
 
 /*
@@ -915,31 +913,6 @@ static const char *find_rows(const char *p, const char *end)
 			return p < end && *p == '[' ? p : NULL;
 		if (!(q = value_end(p, end)) || *q != ',')
 			return NULL;
-		p = q + 1;
-	}
-}
-
-/*
- * The rows array spans [open, close]: counts its elements; -1 when the
- * scanner cannot split it (an empty element, a stray bracket).
- */
-static long count_rows(const char *open, const char *end, const char **close)
-{
-	const char *p = skip_ws(open + 1, end), *q;
-	long n = 0;
-
-	if (p < end && *p == ']') {
-		*close = p;
-		return 0;
-	}
-	for (;;) {
-		if (!(q = value_end(p, end)) || skip_ws(p, q) == q || *q == '}')
-			return -1;
-		n++;
-		if (*q == ']') {
-			*close = q;
-			return n;
-		}
 		p = q + 1;
 	}
 }
@@ -1136,60 +1109,98 @@ static const char *fast_row(const char *p, const char *end, const struct em_hist
 	return f.p;
 }
 
+/* jansson's parse of "{" followed by text (a part of the document as an object of its own). */
+static json_t *load_part(const char *text, size_t n, size_t len_all, json_error_t *je)
+{
+	char *doc = malloc(n + 1);
+	json_t *v;
+
+	if (!doc)
+		return NULL;
+	doc[0] = '{';
+	memcpy(doc + 1, text, n);
+	v = load_budget(doc, n + 1, len_all, je);
+	free(doc);
+	return v;
+}
+
 /*
- * The fast path (issue 12): jansson parses the document without its rows
- * (small), then each row alone, which is checked, copied into the
- * snapshot and freed, so the tree of the whole file is never built.
- * Returns 0 only for a document the whole-tree parse accepts with the same
- * result: any failure (syntax, a bad field, memory) returns nonzero and
- * parse() starts again with parse_tree(), whose message is the one shown.
+ * The fast path (issue 12): jansson parses the members before "rows"
+ * (with "rows": [] in place of the rows) and those after it as two small
+ * objects; each row is read alone, checked, and copied into the snapshot
+ * (plain rows without jansson, fast_row()), so the tree of the whole file
+ * is never built and each byte of the rows is scanned once. Returns 0
+ * only for a document the whole-tree parse accepts with the same result:
+ * any failure (syntax, a bad field, a key of the tail also in the head,
+ * memory) returns nonzero and parse() starts again with parse_tree(),
+ * whose message is the one shown.
  */
 static int parse_rows_apart(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
 {
-	const char *end = buf + len, *open = find_rows(buf, end), *close = NULL, *p;
-	char *skel = NULL;
+	const char *end = buf + len, *open = find_rows(buf, end), *p, *q, *key;
+	json_t *head = NULL, *tail = NULL, *v;
 	json_error_t je;
-	json_t *root = NULL, *v;
-	long n;
-	size_t i, head;
+	size_t head_len;
 	int rc = -EAGAIN;
 
-	if (!open || (n = count_rows(open, end, &close)) < 0)
+	if (!open)
 		return -EAGAIN;
-	/* the document with "rows": [] in place of the rows */
-	head = (size_t)(open - buf) + 1;
-	if (!(skel = malloc(len - (size_t)(close - open) + 1)))
+	/* the head: everything up to "rows": and then []} */
+	head_len = (size_t)(open - buf);
+	if (!(p = malloc(head_len + 3)))
 		return -ENOMEM;
-	memcpy(skel, buf, head);
-	memcpy(skel + head, close, (size_t)(end - close));
-	root = load_budget(skel, head + (size_t)(end - close), len, &je);
-	free(skel);
-	if (!root || (rc = from_json_head(root, s, c)) || (rc = alloc_rows(s, (size_t)n, c)))
+	memcpy((char *)p, buf, head_len);
+	memcpy((char *)p + head_len, "[]}", 3);
+	head = load_budget(p, head_len + 3, len, &je);
+	free((char *)p);
+	if (!head || (rc = from_json_head(head, s, c)))
 		goto out;
-	for (p = skip_ws(open + 1, end), i = 0; i < (size_t)n; i++) {
-		const char *q = fast_row(p, end, &s->meta.hist_layout, &s->hist, &s->rows[i]);
+	rc = -EAGAIN;
+	for (p = skip_ws(open + 1, end), q = p; p < end && *p != ']'; p = q + 1) {
+		struct em_row *r;
 
-		if (q) {
+		if (s->nrows == s->cap &&
+		    (s->nrows == EM_SNAPSHOT_MAX_ROWS || em_snapshot_reserve(s, s->cap ? 2 * s->cap : 1024)))
+			goto out; /* too many rows, or memory: the whole-tree parse says which */
+		r = &s->rows[s->nrows];
+		memset(r, 0, sizeof(*r));
+		if ((q = fast_row(p, end, &s->meta.hist_layout, &s->hist, r))) {
 			em_snapshot_plain_rows++;
 		} else { /* not the plain form: jansson reads this row */
-			memset(&s->rows[i], 0, sizeof(s->rows[i]));
+			memset(r, 0, sizeof(*r));
 			q = value_end(p, end);
-			if (!(v = load_budget(p, (size_t)(q - p), len, &je))) {
-				rc = -EAGAIN;
+			if (!q || *q == '}' || skip_ws(p, q) == q ||
+			    !(v = load_budget(p, (size_t)(q - p), len, &je)))
 				goto out;
-			}
-			rc = parse_row(v, i, &s->meta.hist_layout, &s->hist, &s->rows[i], c);
+			rc = parse_row(v, s->nrows, &s->meta.hist_layout, &s->hist, r, c);
 			json_decref(v);
 			if (rc)
 				goto out;
+			rc = -EAGAIN;
 		}
 		s->nrows++;
-		p = q + 1;
+		if (*q == ']')
+			break;
 	}
-	rc = from_json_tail(root, s, c);
+	if (q >= end || *q != ']')
+		goto out;
+	/* the tail: the members after the rows, as an object; none may repeat one of the head */
+	p = skip_ws(q + 1, end);
+	if (p < end && *p == ',' && (q = skip_ws(p + 1, end)) < end && *q == '"')
+		tail = load_part(q, (size_t)(end - q), len, &je);
+	else if (p < end && *p == '}')
+		tail = load_part(p, (size_t)(end - p), len, &je);
+	if (!tail)
+		goto out;
+	json_object_foreach(tail, key, v)
+		if (json_object_get(head, key))
+			goto out;
+	v = json_object_get(head, "vms");
+	rc = from_json_tail(v ? v : json_object_get(tail, "vms"), s, c);
 out:
-	json_decref(root);
-	return root ? rc : -EAGAIN;
+	json_decref(head);
+	json_decref(tail);
+	return rc;
 }
 
 static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
