@@ -829,6 +829,11 @@ static void test_rows_apart(void **state)
 		{ "\"count\": 100", "\"count\": 100, \"count\": 100", 0 }, /* duplicate key */
 		{ "\"count\": 100", "\"count\": 1e2", 0 },               /* a real */
 		{ "\n  ]", "\n  ,]", 0 },                                  /* trailing comma */
+		/* members after the rows (the tail) */
+		{ "\n  ]\n}", "\n  ],\n  \"extra\": {\"x\": [1]}\n}", -1 },
+		{ "\n  ]\n}", "\n  ],\n  \"format\": \"exitmon-snapshot\"\n}", 0 }, /* duplicate key */
+		{ "\n  ]\n}", "\n  ],\n}", 0 },                           /* trailing comma */
+		{ "\n  ]\n}", "\n  ]\n} x", 0 },                          /* trailing garbage */
 	};
 	json_t *j = fixture_json();
 	char *full = json_dumps(j, JSON_INDENT(2)), label[160];
@@ -852,6 +857,31 @@ static void test_rows_apart(void **state)
 			fail_msg("%s: %lu rows read plainly of %zu", label, em_snapshot_plain_rows - before, b.nrows);
 		if (cases[i].plain >= 0 && !rc)
 			assert_int_equal(em_snapshot_plain_rows - before, (unsigned)cases[i].plain);
+		em_snapshot_free(&b);
+		free(text);
+	}
+	/* VM names ("vms") come after the rows, in the tail */
+	{
+		static const struct em_label names[] = {
+			{ .tgid = 4242, .vcpu = 3, .src = EM_VCPU_THREAD, .index = 0, .tid = 4250 },
+			{ .tgid = 4242, .vcpu = EM_ANY_VCPU, .name = "web,01", .src = EM_NAME_QEMU, .index = -1 },
+		};
+		struct em_snapshot a, b;
+		char *text, err[512] = "";
+		json_t *jl;
+
+		fixture(&a);
+		assert_int_equal(em_labels_copy(&a.labels, &(struct em_labels){ .n = 2, .v = (struct em_label *)names }), 0);
+		jl = em_snapshot_to_json(&a, err, sizeof(err));
+		assert_non_null(jl);
+		text = json_dumps(jl, JSON_INDENT(2));
+		json_decref(jl);
+		assert_non_null(strstr(text, "\"vms\""));
+		assert_true(strstr(text, "\"vms\"") > strstr(text, "\"rows\""));
+		assert_int_equal(em_snapshot_parse(text, strlen(text), &b, err, sizeof(err)), 0);
+		same_as_tree(text, strlen(text), 0, err, &b, "vms");
+		assert_true(em_snapshot_equal(&a, &b));
+		em_snapshot_free(&a);
 		em_snapshot_free(&b);
 		free(text);
 	}
