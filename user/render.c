@@ -416,6 +416,57 @@ static char *members(json_t *o)
 	return t;
 }
 
+/* The text of a JSON line, grown by doubling. */
+struct line {
+	char *p;
+	size_t len, cap;
+};
+
+/* Room for n more bytes: 0 or -1. */
+static int line_room(struct line *l, size_t n)
+{
+	size_t cap = l->cap ? l->cap : 4096;
+	char *p;
+
+	while (cap - l->len < n)
+		cap *= 2;
+	if (cap == l->cap)
+		return 0;
+	if (!(p = realloc(l->p, cap)))
+		return -1;
+	l->p = p;
+	l->cap = cap;
+	return 0;
+}
+
+static int line_put(struct line *l, const char *s, size_t n)
+{
+	if (line_room(l, n))
+		return -1;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	return 0;
+}
+
+/* Appends o's compact dump (consumed). */
+static int line_json(struct line *l, json_t *o)
+{
+	size_t n;
+
+	if (!o || line_room(l, 1024)) {
+		json_decref(o);
+		return -1;
+	}
+	n = json_dumpb(o, l->p + l->len, l->cap - l->len, JSON_COMPACT);
+	if (n > l->cap - l->len && !line_room(l, n)) /* did not fit: again, with room */
+		n = json_dumpb(o, l->p + l->len, l->cap - l->len, JSON_COMPACT);
+	json_decref(o);
+	if (!n || n > l->cap - l->len)
+		return -1;
+	l->len += n;
+	return 0;
+}
+
 /*
  * One line: the head's members, "rows" dumped one row at a time (a
  * refresh with 65,536 breakdown keys never builds their tree, only their
@@ -426,12 +477,12 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
 	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s, .labels = &v->labels };
 	struct em_hb busy_hb[EM_HIST_BUCKETS];
-	char *head = NULL, *tail = NULL, *text = NULL;
+	struct line l = { 0 };
+	char *head = NULL, *tail = NULL;
 	struct em_row busy;
 	json_t *tot;
 	char err[128];
-	size_t i, len = 0;
-	FILE *m;
+	size_t i;
 	int rc = -1;
 
 	busy_total(v, &busy, &ro.total, busy_hb);
@@ -469,25 +520,20 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 		head = members(jset_all(json_object(), h, sizeof(h) / sizeof(h[0]), err, sizeof(err)));
 		tail = members(jset_all(json_object(), t, sizeof(t) / sizeof(t[0]), err, sizeof(err)));
 	}
-	if (!head || !tail || !(m = open_memstream(&text, &len)))
+	/* ~500 bytes a row: one allocation in the usual case */
+	if (!head || !tail || line_room(&l, strlen(head) + strlen(tail) + 64 + v->nrows * 512) ||
+	    line_put(&l, "{", 1) || line_put(&l, head, strlen(head)) || line_put(&l, ",\"rows\":[", 9))
 		goto out;
-	fprintf(m, "{%s,\"rows\":[", head);
-	for (i = 0; i < v->nrows; i++) {
-		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
-		int bad = !o || (i && fputc(',', m) == EOF) || json_dumpf(o, m, JSON_COMPACT);
-
-		json_decref(o);
-		if (bad)
-			break;
-	}
-	fprintf(m, "],%s}\n", tail);
-	if (fclose(m) || i < v->nrows)
+	for (i = 0; i < v->nrows; i++)
+		if ((i && line_put(&l, ",", 1)) || line_json(&l, em_json_row(&v->rows[i], &ro, err, sizeof(err))))
+			goto out;
+	if (line_put(&l, "],", 2) || line_put(&l, tail, strlen(tail)) || line_put(&l, "}\n", 2))
 		goto out;
-	if (fwrite(text, 1, len, f) == len && !fflush(f))
+	if (fwrite(l.p, 1, l.len, f) == l.len && !fflush(f))
 		rc = 0;
 out:
 	free(head);
 	free(tail);
-	free(text);
+	free(l.p);
 	return rc;
 }
