@@ -927,10 +927,16 @@ static const char *find_rows(const char *p, const char *end)
  */
 enum { FK_ISA, FK_REASON, FK_NAME, FK_TGID, FK_VCPU, FK_COUNT, FK_LAT_COUNT, FK_LAT_SUM, FK_LAT_MIN,
        FK_LAT_MAX, FK_HIST, FK_MIN_APPROX, FK_MAX_APPROX, FK__N };
-static const char *const fast_keys[FK__N] = {
-	"isa", "reason", "name", "tgid", "vcpu", "count", "lat_count", "lat_sum_ns", "lat_min_ns",
-	"lat_max_ns", "hist", "lat_min_approx", "lat_max_approx",
+#define FK(s) { s, sizeof(s) - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} fast_keys[FK__N] = {
+	FK("isa"), FK("reason"), FK("name"), FK("tgid"), FK("vcpu"), FK("count"), FK("lat_count"),
+	FK("lat_sum_ns"), FK("lat_min_ns"), FK("lat_max_ns"), FK("hist"), FK("lat_min_approx"),
+	FK("lat_max_approx"),
 };
+#undef FK
 
 #define EM_FAST_PAIRS 512 /* more [bucket, count] pairs in a row: jansson reads it */
 
@@ -1009,7 +1015,10 @@ static const char *fast_row(const char *p, const char *end, const struct em_hist
 	struct { int64_t b, n; } pairs[EM_FAST_PAIRS];
 	struct fcur f = { p, end };
 	int64_t v[FK__N] = { 0 }, nb = em_layout_buckets(l), prev = -1;
+	uint32_t next = 0;
 	uint32_t seen = 0, approx = 0, npairs = 0, i;
+	/* the native layout's buckets are this exitmon's: nothing to re-bucket */
+	bool native = l->sub_bits == EM_HIST_SUB_BITS && l->max_log2 == EM_HIST_MAX_LOG2;
 	uint64_t sum = 0;
 
 	if (!fast_lit(&f, '{'))
@@ -1021,11 +1030,15 @@ static const char *fast_row(const char *p, const char *end, const struct em_hist
 
 		if (!fast_str(&f, &k, &n) || !fast_lit(&f, ':'))
 			return NULL;
-		for (key = 0; key < FK__N; key++)
-			if (strlen(fast_keys[key]) == n && !memcmp(fast_keys[key], k, n))
+		/* saved rows have the keys in this order: try the one after the last first */
+		for (i = 0; i < FK__N; i++) {
+			key = (int)((next + i) % FK__N);
+			if (fast_keys[key].n == n && !memcmp(fast_keys[key].s, k, n))
 				break;
-		if (key == FK__N || (seen & (1u << key)))
+		}
+		if (i == FK__N || (seen & (1u << key)))
 			return NULL; /* another key, or a duplicate */
+		next = (uint32_t)key + 1;
 		seen |= 1u << key;
 		switch (key) {
 		case FK_ISA:
@@ -1064,8 +1077,8 @@ static const char *fast_row(const char *p, const char *end, const struct em_hist
 				if (npairs == EM_FAST_PAIRS || !fast_lit(&f, '[') || !fast_int(&f, 0, nb - 1, &b) ||
 				    b <= prev || !fast_lit(&f, ',') || !fast_int(&f, 0, INT64_MAX, &c) ||
 				    !fast_lit(&f, ']') || __builtin_add_overflow(sum, (uint64_t)c, &sum) ||
-				    em_hist_bucket(em_layout_lower(l, (uint32_t)b)) !=
-					    em_hist_bucket(em_layout_upper(l, (uint32_t)b)))
+				    (!native && em_hist_bucket(em_layout_lower(l, (uint32_t)b)) !=
+						    em_hist_bucket(em_layout_upper(l, (uint32_t)b))))
 					return NULL;
 				prev = b;
 				pairs[npairs].b = b;
@@ -1103,7 +1116,9 @@ static const char *fast_row(const char *p, const char *end, const struct em_hist
 			return NULL;
 	}
 	for (i = 0; i < npairs; i++)
-		if (em_rstats_add_bucket(ar, &r->st, em_hist_bucket(em_layout_lower(l, (uint32_t)pairs[i].b)),
+		if (em_rstats_add_bucket(ar, &r->st,
+					 native ? (uint32_t)pairs[i].b :
+						  em_hist_bucket(em_layout_lower(l, (uint32_t)pairs[i].b)),
 					 (uint64_t)pairs[i].n))
 			return NULL;
 	return f.p;
