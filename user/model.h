@@ -21,16 +21,17 @@
 #define EM_MAX_PARAMS 16
 
 /*
- * The pairs live in an arena owned by a snapshot (em_snapshot.hist) or by
- * the caller (em_arena): chunks that never move, freed all at once, so a
- * row (and a copy of the struct) stays valid while its arena lives, and a
- * run loop that resets its snapshots every refresh allocates nothing new.
+ * The (bucket, count) pairs of rows (hist.h) live in an arena owned by a
+ * snapshot (em_snapshot.hist) or by the caller: chunks that never move,
+ * freed all at once, so a row (and a copy of the struct) stays valid while
+ * its arena lives, and a run loop that resets its snapshots every refresh
+ * allocates nothing new. Two row structs copied from one another share
+ * their pairs: add to one of them only.
  */
 struct em_arena_chunk;
 struct em_arena {
 	struct em_arena_chunk *head, *cur; /* cur: the chunk being filled */
 };
-
 
 /*
  * Rows with tgid == EM_ANY_PID and vcpu == EM_ANY_VCPU are the per-reason
@@ -97,7 +98,7 @@ struct em_snapshot {
 	uint32_t *index;  /* slots: row index + 1, 0 = empty */
 	size_t index_cap; /* power of two, >= 2 * nindexed; 0 = none */
 	size_t nindexed;
-	struct em_arena hist; /* the rows' buckets; reset when a row is added to no rows */
+	struct em_arena hist; /* the rows' pairs; reset when rows restart (nrows = 0, then em_snapshot_row) */
 	struct em_labels labels; /* VM and vCPU names of the breakdown rows */
 };
 
