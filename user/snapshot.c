@@ -850,10 +850,12 @@ static const char *skip_ws(const char *p, const char *end)
 static const char *skip_str(const char *p, const char *end)
 {
 	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
+		if (*p == '\\') {
+			if (++p == end) /* the escaped character */
+				break;
+		} else if (*p == '"') {
 			return p + 1;
+		}
 	}
 	return NULL;
 }
