@@ -36,7 +36,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 # Pure logic, linked by the unit tests without libbpf or root.
-PURE_SRCS := user/model.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c user/names.c user/labels.c \
+PURE_SRCS := user/model.c user/kstats.c user/reasons.c user/hist.c user/render.c user/cli.c user/sysinfo.c user/names.c user/labels.c \
              user/err.c user/safefile.c user/runloop.c \
              user/metrics.c \
              $(wildcard user/snapshot.c user/diff.c)
@@ -102,7 +102,7 @@ $(BUILD)/tests/prom_render: tests/serve/prom_render.c $(PURE_OBJS)
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LDFLAGS) $< $(PURE_OBJS) -ljansson -lm -o $@
 
-# tests/serve/scrape-bench.sh: CPU per scrape with many rows (root)
+# tests/bench/large-host.sh: memory and CPU per refresh at 256 possible CPUs (root)
 $(BUILD)/tests/scrape_bench: tests/serve/scrape_bench.c $(BUILD)/collector.o $(PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call msg,CC-TEST,$@)

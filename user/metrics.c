@@ -466,6 +466,7 @@ static void render_counters(FILE *f, enum em_metrics_format fmt, const struct em
 		{ EM_CNT_PENDING_FULL, "pending_full" },
 		{ EM_CNT_OTHER_OVERFLOW, "other_full" },
 		{ EM_CNT_BREAKDOWN_OVERFLOW, "breakdown_full" },
+		{ EM_CNT_HIST_CARRY_LOST, "hist_carry_full" },
 	};
 	unsigned i;
 
@@ -484,7 +485,8 @@ static void render_counters(FILE *f, enum em_metrics_format fmt, const struct em
 	family(f, fmt, "exitmon_overflows", "counter", NULL,
 	       "Exits whose latency or breakdown was lost because a BPF map was full, by map: "
 	       "pending_full (latency), other_full (codes outside the table, counted as OTHER), "
-	       "breakdown_full (not broken down per VM).");
+	       "breakdown_full (not broken down per VM), hist_carry_full (latency samples: "
+	       "a bucket wrapped past 2^32 with the carry table full, 2^32 samples each).");
 	for (i = 0; i < sizeof(over) / sizeof(over[0]); i++)
 		fprintf(f, "exitmon_overflows_total{cause=\"%s\"} %llu\n", over[i].cause,
 			(unsigned long long)s->counters[over[i].c]);

@@ -14,6 +14,8 @@ const char *const em_counter_names[EM_CNT__MAX] = {
 	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
 	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
 	[EM_CNT_RECURSION_MISSES] = "recursion_misses",
+	[EM_CNT_HIST_CARRY_LOST] = "hist_carry_lost",
+	[EM_CNT_MAP_BYTES] = "map_bytes",
 };
 
 void em_snapshot_init(struct em_snapshot *s)
@@ -564,6 +566,7 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		return -ENOMEM;
 	for (i = 0; i < EM_CNT__MAX; i++)
 		out->counters[i] = cur->counters[i] - prev->counters[i];
+	out->counters[EM_CNT_MAP_BYTES] = cur->counters[EM_CNT_MAP_BYTES]; /* a gauge */
 	for (i = 0; i < cur->nrows; i++) {
 		const struct em_row *c = &cur->rows[i];
 		const struct em_row *p = em_snapshot_find(prev, c->isa, c->reason, c->tgid, c->vcpu);

@@ -143,6 +143,9 @@ static void print_counters(FILE *f, const uint64_t *c)
 	if (c[EM_CNT_RECURSION_MISSES])
 		fprintf(f, "warning: %llu kvm events not seen (the kernel skipped the programs: recursion_misses)\n",
 			(unsigned long long)c[EM_CNT_RECURSION_MISSES]);
+	if (c[EM_CNT_HIST_CARRY_LOST])
+		fprintf(f, "warning: %llu latency buckets are 2^32 samples low (a u32 bucket wrapped with the carry table full)\n",
+			(unsigned long long)c[EM_CNT_HIST_CARRY_LOST]);
 }
 
 void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)

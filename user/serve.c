@@ -80,37 +80,6 @@ bad:
 	return -1;
 }
 
-/* Kernel memory of the maps: the memlock line of each map's fdinfo. */
-static int64_t map_bytes(const struct em_collector *col)
-{
-	static const char *const maps[] = { "stats", "other_stats", "breakdown", "pending_fast",
-					    "pending", "counters" };
-	int64_t total = 0;
-	unsigned i;
-
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = em_collector_map_fd(col, maps[i]);
-		char path[64], line[128];
-		long long v = -1;
-		FILE *f;
-
-		if (fd < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-		f = fopen(path, "re");
-		if (!f)
-			return -1;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "memlock: %lld", &v) == 1)
-				break;
-		fclose(f);
-		if (v < 0)
-			return -1;
-		total += v;
-	}
-	return total;
-}
-
 /* --- HTTP ------------------------------------------------------------- */
 
 static const char landing[] =
@@ -250,7 +219,7 @@ int cmd_serve(const struct em_opts *o)
 	sv.cur.meta.isa = o->isa;
 	sv.cur.meta.filters = o->filters;
 	sv.mst.max_series = o->max_series;
-	sv.map_bytes = map_bytes(sv.col);
+	sv.map_bytes = (int64_t)em_collector_map_bytes(sv.col);
 
 	/* the HTTP thread inherits the mask: only this thread takes the signals */
 	sigemptyset(&set);
@@ -317,7 +286,7 @@ int em_textfile_update(const struct em_opts *o, const struct em_collector *col,
 		.version = EXITMON_VERSION,
 		.attach = em_collector_attach_name(col),
 		.collect_seconds = -1, /* no scrape: the gauge is left out */
-		.map_bytes = map_bytes(col),
+		.map_bytes = (int64_t)em_collector_map_bytes(col),
 	};
 	char err[512];
 

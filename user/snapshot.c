@@ -26,7 +26,7 @@ int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
 bool em_snapshot_whole_tree;
 unsigned long em_snapshot_plain_rows;
 
-_Static_assert(EM_CNT__MAX == 8, "update em_counter_names and docs/snapshots.md");
+_Static_assert(EM_CNT__MAX == 10, "update em_counter_names and docs/snapshots.md");
 
 struct ctx {
 	char *err;
@@ -696,7 +696,7 @@ static int from_json_head(const json_t *root, struct em_snapshot *s, struct ctx 
 	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
 		return rc;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if (i == EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
+		if (i >= EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
 			s->counters[i] = 0; /* a snapshot from before exitmon had it */
 		else if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;

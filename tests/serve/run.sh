@@ -279,8 +279,8 @@ for m in exitmon_build_info exitmon_seen_exits_total exitmon_filtered_exits_tota
 	grep -qx "$m" <<<"$names" || missing="$missing $m"
 done
 check "prometheus: every exitmon series is present${missing:+ (missing:$missing)}" test -z "$missing"
-check "prometheus: exitmon serve's series are there (build_info, overflows x3)" \
-	test "$(q 'count({job="exitmon",__name__=~"exitmon_build_info|exitmon_overflows_total"})' | jq -r '.data.result[0].value[1]')" = 4
+check "prometheus: exitmon serve's series are there (build_info, overflows x4)" \
+	test "$(q 'count({job="exitmon",__name__=~"exitmon_build_info|exitmon_overflows_total"})' | jq -r '.data.result[0].value[1]')" = 5
 # Prometheus keeps OpenMetrics metadata under the family name (exitmon_build)
 meta=$(curl -s -m 5 --get --data-urlencode 'match_target={job="exitmon"}' "$api/targets/metadata" |
 	jq -r '[.data[] | select(.metric == "exitmon_build" or .metric == "exitmon_build_info") | .type] | join(",")')
