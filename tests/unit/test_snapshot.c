@@ -800,7 +800,8 @@ static char *replace1(const char *text, const char *from, const char *to)
 
 	assert_non_null(at);
 	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
-	assert_non_null(out);
+	if (!out)
+		abort();
 	sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
 	return out;
 }
