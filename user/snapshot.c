@@ -23,8 +23,8 @@
 #include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
-bool em_snapshot_whole_tree;
-unsigned long em_snapshot_plain_rows;
+_Thread_local bool em_snapshot_whole_tree;
+_Thread_local unsigned long em_snapshot_plain_rows;
 
 _Static_assert(EM_CNT__MAX == 10, "update em_counter_names and docs/snapshots.md");
 

@@ -88,8 +88,9 @@ extern int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
  * Test hooks of the loader: em_snapshot_whole_tree makes it parse the
  * document as one jansson tree, the reference its rows-apart path must
  * match; em_snapshot_plain_rows counts the rows read without jansson.
+ * Per thread, as the parse's memory budget.
  */
-extern bool em_snapshot_whole_tree;
-extern unsigned long em_snapshot_plain_rows;
+extern _Thread_local bool em_snapshot_whole_tree;
+extern _Thread_local unsigned long em_snapshot_plain_rows;
 
 #endif
