@@ -203,28 +203,11 @@ struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t rea
 	return r;
 }
 
-/*
- * a += b for the fields other than the histogram, a and b of either form
- * (dense struct em_stats or sparse struct em_rstats): one definition.
- */
-#define ADD_SCALARS(a, b)                                                      \
-	do {                                                                   \
-		if ((b)->lat_count) {                                          \
-			if (!(a)->lat_count || (b)->lat_min < (a)->lat_min)    \
-				(a)->lat_min = (b)->lat_min;                   \
-			if ((b)->lat_max > (a)->lat_max)                       \
-				(a)->lat_max = (b)->lat_max;                   \
-		}                                                              \
-		(a)->count += (b)->count;                                      \
-		(a)->lat_count += (b)->lat_count;                              \
-		(a)->lat_sum += (b)->lat_sum;                                  \
-	} while (0)
-
 void em_stats_add(struct em_stats *a, const struct em_stats *b)
 {
 	unsigned i;
 
-	ADD_SCALARS(a, b);
+	EM_STATS_MERGE(a, b);
 	for (i = 0; i < EM_HIST_BUCKETS; i++)
 		a->hist[i] += b->hist[i];
 }
@@ -355,7 +338,7 @@ int em_rstats_add(struct em_arena *ar, struct em_rstats *a, const struct em_rsta
 {
 	if (b->nb && merge(ar, a, b->hb, b->nb))
 		return -ENOMEM;
-	ADD_SCALARS(a, b);
+	EM_STATS_MERGE(a, b);
 	return 0;
 }
 
@@ -377,7 +360,7 @@ int em_rstats_add_dense(struct em_arena *ar, struct em_rstats *a, const struct e
 
 	if (n && merge(ar, a, v, n))
 		return -ENOMEM;
-	ADD_SCALARS(a, b);
+	EM_STATS_MERGE(a, b);
 	return 0;
 }
 
@@ -406,7 +389,7 @@ int em_rstats_add_latency(struct em_arena *ar, struct em_rstats *a, uint64_t lat
 
 	if (em_rstats_add_bucket(ar, a, em_hist_bucket(lat), n))
 		return -ENOMEM;
-	ADD_SCALARS(a, &x);
+	EM_STATS_MERGE(a, &x);
 	return 0;
 }
 
@@ -424,7 +407,7 @@ void em_stats_add_rstats(struct em_stats *a, const struct em_rstats *b)
 {
 	uint32_t i;
 
-	ADD_SCALARS(a, b);
+	EM_STATS_MERGE(a, b);
 	for (i = 0; i < b->nb; i++)
 		if (b->hb[i].b < EM_HIST_BUCKETS)
 			a->hist[b->hb[i].b] += b->hb[i].n;
