@@ -728,8 +728,7 @@ static int add_row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_
 	r = em_snapshot_row(s, isa, reason, tgid, vcpu);
 	if (!r)
 		return -ENOMEM;
-	em_stats_add(&r->st, st);
-	return 0;
+	return em_snapshot_add_stats(s, r, st);
 }
 
 /* Inverse of em_slot(). */
