@@ -220,7 +220,12 @@ static void test_snapshot_delta_rows(void **state)
 	assert_int_equal(em_snapshot_delta(&b, &a, NULL), 0); /* a copy */
 	r = em_snapshot_row(&b, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU);
 	rlat(&b, r, 30000, 400);
+	a.counters[EM_CNT_FILTERED] = 5;
+	b.counters[EM_CNT_FILTERED] = 12;
+	a.counters[EM_CNT_MAP_BYTES] = b.counters[EM_CNT_MAP_BYTES] = 2478080;
 	assert_int_equal(em_snapshot_delta(&d, &b, &a), 0);
+	assert_int_equal(d.counters[EM_CNT_FILTERED], 7);          /* counters: the interval's */
+	assert_int_equal(d.counters[EM_CNT_MAP_BYTES], 2478080);   /* a gauge: as it is now */
 	assert_int_equal(d.nrows, 1); /* CPUID did not move */
 	assert_int_equal(d.rows[0].reason, 0x7b);
 	assert_int_equal(d.rows[0].st.count, 400);
