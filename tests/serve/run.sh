@@ -158,6 +158,15 @@ fi
 ok "exitmon serve starts on 127.0.0.1:$port"
 check "a second serve on the same port exits 1 with one line" \
 	usage_exit 1 serve --listen "127.0.0.1:$port"
+# libmicrohttpd is loaded by serve (dlopen), not linked: without it serve
+# says so in one line and exits 1 (hidden here by a bind mount of /dev/null)
+mhd=$(ldconfig -p | awk '$1 == "libmicrohttpd.so.12" && /x86-64/ { print $NF; exit }')
+check "serve without libmicrohttpd exits 1 with one line naming it; run does not need it" \
+	unshare -m bash -c "mount --bind /dev/null '$(readlink -f "$mhd")' &&
+		out=\$('$EXITMON' serve --listen 127.0.0.1:1 2>&1 >/dev/null); rc=\$?;
+		echo \"\$out\"; [ \$rc -eq 1 ] && [ \$(wc -l <<<\"\$out\") -eq 1 ] &&
+		grep -q 'cannot load libmicrohttpd.so.12' <<<\"\$out\" &&
+		'$EXITMON' reasons >/dev/null"
 # --ready-file names a path to create, never one to overwrite (root truncating
 # an existing file): refused before attaching, the file left as it was
 echo keep >"$work/existing"
