@@ -18,24 +18,26 @@ const volatile bool filter_reasons_on = false;
 const volatile __u64 filter_reasons[EM_FILTER_WORDS] = {}; /* bitmap over slots */
 const volatile bool breakdown_vm = false;
 const volatile bool breakdown_vcpu = false;
+const volatile __u32 breakdown_rows = 1; /* max_entries of breakdown (--max-keys) */
 
 /* Per (isa, reason) stats, one row per slot that occurred (EM_ROWS in exitmon.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EM_ROWS);
 	__type(key, __u32);
-	__type(value, struct em_stats);
+	__type(value, struct em_kstats);
 } stats SEC(".maps");
 
 /*
- * Slot -> its row in stats (0: none yet); [EM_NSLOTS] counts the rows
- * handed out. Written once per slot; mmapable so the collector reads it
- * without syscalls (u64 values: array elements are 8-byte aligned, so the
- * mapped view has no gaps).
+ * Slot -> its row in stats (0: none yet); [EM_ROW_OF_NEXT] counts the
+ * rows of stats handed out, [EM_ROW_OF_BD_NEXT] those of breakdown.
+ * Written once per slot; mmapable so the collector reads it without
+ * syscalls (u64 values: array elements are 8-byte aligned, so the mapped
+ * view has no gaps).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, EM_NSLOTS + 1);
+	__uint(max_entries, EM_ROW_OF_LEN);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -55,21 +57,47 @@ struct {
 
 /*
  * Per VM / per vCPU breakdown, only when asked for (user space sets
- * max_entries; 1 otherwise). Keyed by (isa, reason, VM, vCPU) always, also
- * for --per-vm (user space sums a VM's vCPUs): a vCPU's exits and entries
- * are serialised by KVM, so one key is never updated on two CPUs at once
- * and a plain hash needs no per-CPU copies (at 256 possible CPUs those
- * were 256 x 2.2 KiB per key, and an insert zeroed all of them inside
- * kvm_exit; now one row). Preallocated: an on-demand insert from a
- * tracepoint can fail while the allocator's cache refills, which lost
- * exits from the breakdown (seen in the nested rig).
+ * max_entries of both maps to --max-keys; 1 otherwise). Keyed by (isa,
+ * reason, VM, vCPU) always, also for --per-vm (user space sums a VM's
+ * vCPUs): a vCPU's exits and entries are serialised by KVM, so one key is
+ * never updated on two CPUs at once and needs no per-CPU copies (at 256
+ * possible CPUs those were 256 x 2.2 KiB per key, and an insert zeroed
+ * all of them inside kvm_exit).
+ *  - breakdown: rows handed out on first use (row_of[EM_ROW_OF_BD_NEXT]
+ *    counts them), each holding its key; mmapable, so the collector reads
+ *    them in place, no copy and no syscall per key;
+ *  - breakdown_index: key -> row, looked up once per exit; the exit puts
+ *    the row in its pending record, so the entry needs no hash lookup.
+ *    Preallocated: an on-demand insert from a tracepoint can fail while
+ *    the allocator's cache refills (seen in the nested rig).
  */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct em_bd_row);
+} breakdown SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, struct em_key);
-	__type(value, struct em_stats);
-} breakdown SEC(".maps");
+	__type(value, __u32);
+} breakdown_index SEC(".maps");
+
+/*
+ * Wraps of the u32 histogram buckets (struct em_kstats): whose bucket ->
+ * how many times it passed 2^32. Written once per 2^32 samples of one
+ * bucket, so shared (atomic add) rather than per CPU. User space reads it
+ * before and after the rows and reads again when it moved meanwhile.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EM_CARRY_KEYS);
+	__type(key, struct em_carry_key);
+	__type(value, __u64);
+} hist_carry SEC(".maps");
 
 /*
  * Exit awaiting its entry, per vCPU (key: struct kvm_vcpu * on raw_tp,
@@ -134,9 +162,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Source of zeroed values for hash inserts (the BPF stack is too small). */
-static const struct em_stats em_zero_stats;
-
 static __always_inline void em_count(__u32 idx)
 {
 	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
@@ -170,21 +195,10 @@ static __always_inline bool em_reason_ok(__u32 isa, __u32 reason)
 	return (filter_reasons[word] >> (slot % 64)) & 1;
 }
 
-static __always_inline struct em_stats *em_hash_stats(void *map, struct em_key *key, bool create)
-{
-	struct em_stats *st = bpf_map_lookup_elem(map, key);
-
-	if (st || !create)
-		return st;
-	/* First exit of this key: insert zeroes; losing a race is fine. */
-	bpf_map_update_elem(map, key, &em_zero_stats, BPF_NOEXIST);
-	return bpf_map_lookup_elem(map, key);
-}
-
 /* The next free row of stats, or OTHER when they are used up. */
 static __always_inline __u32 em_new_row(void)
 {
-	__u32 k = EM_NSLOTS;
+	__u32 k = EM_ROW_OF_NEXT;
 	__u64 *next = bpf_map_lookup_elem(&row_of, &k), n;
 
 	if (!next || *next >= EM_ROWS - 1) /* full: no add, so it cannot wrap */
@@ -194,17 +208,16 @@ static __always_inline __u32 em_new_row(void)
 }
 
 /*
- * The slot's row; claim (exits only): hand it the next free row. 0 (OTHER)
- * when it has none and the rows are used up. An entry never claims: its
- * exit did, or went to OTHER as the entry then does.
+ * The slot's row; its first exit hands it the next free row. 0 (OTHER)
+ * when it has none and the rows are used up.
  */
-static __always_inline __u32 em_slot_row(__u32 slot, bool claim)
+static __always_inline __u32 em_slot_row(__u32 slot)
 {
 	__u64 *r = bpf_map_lookup_elem(&row_of, &slot), n, old;
 
 	if (!r)
 		return EM_ROW_OTHER;
-	if (*r || !claim)
+	if (*r)
 		return *r;
 	n = em_new_row();
 	if (n == EM_ROW_OTHER)
@@ -219,12 +232,12 @@ static __always_inline __u32 em_slot_row(__u32 slot, bool claim)
  * 0) before it claims a row, so a full hash costs no row, and a code
  * whose claim found the rows used up keeps 0 and never claims again.
  */
-static __always_inline __u32 em_other_row(struct em_key *key, bool claim)
+static __always_inline __u32 em_other_row(struct em_key *key)
 {
 	__u64 *r = bpf_map_lookup_elem(&other_row, key), zero = 0;
 
-	if (r || !claim)
-		return r ? *r : EM_ROW_OTHER;
+	if (r)
+		return *r;
 	if (bpf_map_update_elem(&other_row, key, &zero, BPF_NOEXIST)) {
 		/* full, or another CPU's first exit inserted it meanwhile */
 		r = bpf_map_lookup_elem(&other_row, key);
@@ -238,35 +251,79 @@ static __always_inline __u32 em_other_row(struct em_key *key, bool claim)
 }
 
 /*
- * Stats of (isa, reason). Only the exit creates rows and keys and counts
- * overflow: an entry whose exit found no row adds to OTHER too.
+ * Stats row of an exit's (isa, reason), claimed by the code's first exit;
+ * OTHER (counted) when none is left. The entry adds its latency to the
+ * row its exit recorded.
  */
-static __always_inline struct em_stats *em_reason_stats(__u32 isa, __u32 reason, bool on_exit)
+static __always_inline struct em_kstats *em_reason_stats(__u32 isa, __u32 reason, __u32 *rowp)
 {
 	__u32 slot = em_slot(isa, reason), row;
 	struct em_key key = { .isa = isa, .reason = reason,
 			      .tgid = EM_ANY_PID, .vcpu = EM_ANY_VCPU };
 
-	row = slot < EM_NSLOTS ? em_slot_row(slot, on_exit) : em_other_row(&key, on_exit);
-	if (on_exit && row == EM_ROW_OTHER)
+	row = slot < EM_NSLOTS ? em_slot_row(slot) : em_other_row(&key);
+	if (row == EM_ROW_OTHER)
 		em_count(EM_CNT_OTHER_OVERFLOW);
+	*rowp = row;
 	return bpf_map_lookup_elem(&stats, &row);
 }
 
-static __always_inline struct em_stats *em_breakdown_stats(__u32 isa, __u32 reason,
-							   __u32 tgid, __u32 vcpu, bool on_exit)
+/*
+ * The breakdown row of (isa, reason, VM, vCPU), claimed by the key's first
+ * exit; EM_NO_SLOT (counted) when the rows are used up.
+ */
+static __always_inline __u32 em_breakdown_row(__u32 isa, __u32 reason, __u32 tgid, __u32 vcpu)
 {
-	struct em_key key = {
-		.isa = isa,
-		.reason = reason,
-		.tgid = tgid,
-		.vcpu = vcpu,
-	};
-	struct em_stats *st = em_hash_stats(&breakdown, &key, on_exit);
+	struct em_key key = { .isa = isa, .reason = reason, .tgid = tgid, .vcpu = vcpu };
+	__u32 *i = bpf_map_lookup_elem(&breakdown_index, &key), k = EM_ROW_OF_BD_NEXT, n;
+	struct em_bd_row *r;
+	__u64 *next;
 
-	if (!st && on_exit)
-		em_count(EM_CNT_BREAKDOWN_OVERFLOW);
-	return st;
+	if (i)
+		return *i;
+	next = bpf_map_lookup_elem(&row_of, &k);
+	if (!next || *next >= breakdown_rows) /* full: no add, so it cannot wrap */
+		goto full;
+	n = __sync_fetch_and_add(next, 1);
+	if (n >= breakdown_rows || !(r = bpf_map_lookup_elem(&breakdown, &n)))
+		goto full;
+	r->key = key; /* before the row is findable */
+	if (!bpf_map_update_elem(&breakdown_index, &key, &n, BPF_NOEXIST))
+		return n;
+	/*
+	 * Another CPU inserted the key meanwhile (classic tp: two VMs in one
+	 * process with one vCPU id): use its row; row n stays empty and the
+	 * collector skips it.
+	 */
+	if ((i = bpf_map_lookup_elem(&breakdown_index, &key)))
+		return *i;
+full:
+	em_count(EM_CNT_BREAKDOWN_OVERFLOW);
+	return EM_NO_SLOT;
+}
+
+/*
+ * A u32 bucket of key's row wrapped: one more 2^32 samples in hist_carry.
+ * Runs once per 2^32 samples of a bucket; a full hash is counted.
+ */
+static __attribute__((noinline)) int em_hist_carry(__u32 isa, __u32 reason, __u32 tgid, __u32 vcpu,
+						   __u32 bucket)
+{
+	struct em_carry_key ck = {
+		.key = { .isa = isa, .reason = reason, .tgid = tgid, .vcpu = vcpu },
+		.bucket = bucket,
+	};
+	__u64 one = 1, *n = bpf_map_lookup_elem(&hist_carry, &ck);
+
+	if (!n && !bpf_map_update_elem(&hist_carry, &ck, &one, BPF_NOEXIST))
+		return 0;
+	if (!n) /* another CPU inserted it meanwhile, or the hash is full */
+		n = bpf_map_lookup_elem(&hist_carry, &ck);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		em_count(EM_CNT_HIST_CARRY_LOST);
+	return 0;
 }
 
 static __always_inline __u32 *em_thread_gen(__u32 tid)
@@ -323,9 +380,10 @@ static __always_inline void em_pending_consume(__u64 key, struct em_pending *p, 
 static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, __u32 vcpu,
 				       __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, gen, row, bd = EM_NO_SLOT;
 	struct em_pending *p;
-	struct em_stats *st;
+	struct em_kstats *st;
+	struct em_bd_row *r;
 	__u32 *g;
 	bool in_lru;
 
@@ -342,13 +400,13 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 			em_pending_consume(key, p, in_lru);
 		return;
 	}
-	st = em_reason_stats(isa, reason, true);
+	st = em_reason_stats(isa, reason, &row);
 	if (st)
 		st->count++;
 	if (breakdown_vm || breakdown_vcpu) {
-		st = em_breakdown_stats(isa, reason, tgid, vcpu, true);
-		if (st)
-			st->count++;
+		bd = em_breakdown_row(isa, reason, tgid, vcpu);
+		if (bd != EM_NO_SLOT && (r = bpf_map_lookup_elem(&breakdown, &bd)))
+			r->st.count++;
 	}
 
 	g = em_thread_gen(tid);
@@ -362,9 +420,11 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 		p->tgid = tgid;
 		p->tid = tid;
 		p->gen = gen;
+		p->row = row;
+		p->bd = bd;
 	} else {
 		struct em_pending np = { .ts = now, .isa = isa, .reason = reason, .vcpu = vcpu,
-					 .tgid = tgid, .tid = tid, .gen = gen };
+					 .tgid = tgid, .tid = tid, .gen = gen, .row = row, .bd = bd };
 
 		if (bpf_map_update_elem(&pending, &key, &np, BPF_NOEXIST))
 			em_count(EM_BCNT_PENDING_INSERT_FAIL);
@@ -375,9 +435,10 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 
 static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, __u64 now)
 {
-	__u32 tgid = pid_tgid >> 32, isa, reason, pvcpu;
+	__u32 tgid = pid_tgid >> 32, row, bd, b;
 	struct em_pending *p;
-	struct em_stats *st;
+	struct em_kstats *st;
+	struct em_bd_row *r;
 	__u64 lat;
 	bool in_lru;
 
@@ -395,18 +456,16 @@ static __always_inline void em_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, _
 		return;
 	}
 	lat = now > p->ts ? now - p->ts : 0;
-	isa = p->isa;
-	reason = p->reason;
-	pvcpu = p->vcpu;
+	row = p->row; /* the rows its exit counted in: no lookups by code here */
+	bd = p->bd;
 	em_pending_consume(key, p, in_lru); /* p may be gone after this */
-	st = em_reason_stats(isa, reason, false);
-	if (st)
-		em_stats_add_latency(st, lat, 1);
-	if (breakdown_vm || breakdown_vcpu) {
-		st = em_breakdown_stats(isa, reason, tgid, pvcpu, false);
-		if (st)
-			em_stats_add_latency(st, lat, 1);
-	}
+	st = bpf_map_lookup_elem(&stats, &row);
+	if (st && (b = em_kstats_add_latency(st, lat)) < EM_HIST_BUCKETS)
+		em_hist_carry(0, row, EM_ANY_PID, EM_ANY_VCPU, b);
+	if ((breakdown_vm || breakdown_vcpu) && bd != EM_NO_SLOT &&
+	    (r = bpf_map_lookup_elem(&breakdown, &bd)) &&
+	    (b = em_kstats_add_latency(&r->st, lat)) < EM_HIST_BUCKETS)
+		em_hist_carry(r->key.isa, r->key.reason, r->key.tgid, r->key.vcpu, b);
 }
 
 /* A thread exits: every record it made is dead from now on. */

@@ -36,20 +36,19 @@
  * Everything else (VMX flag bits such as FAILED_VMENTRY, codes past the
  * table, unknown isa) goes to the bounded "other" hash keyed by the raw
  * code, so it stays visible with its exact value; if that hash is full
- * it is counted in row EM_ROW_OTHER. No code maps to slot EM_SLOT_OTHER.
+ * it is counted in row EM_ROW_OTHER.
  */
 #define EM_VMX_SLOTS 96
 #define EM_SVM_BASE EM_VMX_SLOTS
 #define EM_SVM_SLOTS (0x100 + 4 + 4)
-#define EM_SLOT_OTHER (EM_SVM_BASE + EM_SVM_SLOTS)
-#define EM_NSLOTS (EM_SLOT_OTHER + 1)
+#define EM_NSLOTS (EM_SVM_BASE + EM_SVM_SLOTS)
 #define EM_NO_SLOT 0xffffffffu
 
 /*
  * Rows of the per-CPU stats array, handed to slots on first use (a slot's
  * row is claimed with cmpxchg by its first exit), so memory follows the
- * reasons that occur, not the 361 a table could name: EM_ROWS x 2.2 KiB
- * per possible CPU. Codes outside the slots get rows too, through the
+ * reasons that occur, not the 360 a table could name: EM_ROWS x 1136
+ * bytes (struct em_kstats) per possible CPU. Codes outside the slots get rows too, through the
  * "other" hash (code -> row). Row 0 is OTHER: exits whose code found no
  * free row or a full "other" hash (counted in EM_CNT_OTHER_OVERFLOW).
  */
@@ -75,7 +74,7 @@ struct em_key {
 	__u32 vcpu;   /* vCPU id, or EM_ANY_VCPU */
 };
 
-/* Per (isa, reason) aggregate: per CPU in stats (summed by user space), one copy per breakdown key. */
+/* Per (isa, reason) aggregate as user space holds it: exact u64 everywhere. */
 struct em_stats {
 	__u64 count;     /* exits */
 	__u64 lat_count; /* exits whose next entry was seen (latency known) */
@@ -84,6 +83,38 @@ struct em_stats {
 	__u64 lat_max;   /* ns */
 	__u64 hist[EM_HIST_BUCKETS];
 };
+
+/*
+ * The same aggregate as the kernel keeps it: per CPU in stats (summed by
+ * user space), one copy per breakdown key. Buckets are u32, which halves
+ * the memory that dominates exitmon's footprint (stats is per possible
+ * CPU: 32 rows x 256 CPUs x 1136 bytes = 8.9 MiB, was 17.4 MiB with u64
+ * buckets). A bucket that wraps adds one to its hist_carry entry (2^32
+ * samples each), so user space rebuilds the exact u64: em_kstats_add()
+ * plus the carries (user/kstats.c). Counts, sums and extremes stay u64.
+ */
+struct em_kstats {
+	__u64 count;
+	__u64 lat_count;
+	__u64 lat_sum;
+	__u64 lat_min;
+	__u64 lat_max;
+	__u32 hist[EM_HIST_BUCKETS];
+};
+
+/*
+ * Key of the hist_carry hash: whose bucket wrapped. A breakdown key as it
+ * is; a stats row as { isa 0, reason = row, EM_ANY_PID, EM_ANY_VCPU }
+ * (a row's code never changes during a run, and no breakdown key has
+ * tgid EM_ANY_PID).
+ */
+struct em_carry_key {
+	struct em_key key;
+	__u32 bucket;
+};
+
+/* Keys of hist_carry; a wrap finding it full is counted (EM_CNT_HIST_CARRY_LOST). */
+#define EM_CARRY_KEYS 4096
 
 /*
  * Per-vCPU state between a kvm_exit and that vCPU's next kvm_entry (keyed
@@ -99,7 +130,24 @@ struct em_pending {
 	__u32 tgid;
 	__u32 tid;
 	__u32 gen;
+	__u32 row;    /* the exit's stats row: the entry adds its latency there */
+	__u32 bd;     /* its breakdown row, or EM_NO_SLOT (none, or the breakdown is full) */
 };
+
+/*
+ * A row of the per-VM / per-vCPU breakdown: an array handed out on first
+ * use, like stats (bpf/aggregate.bpf.h). The exit that claims the row
+ * writes its key; the collector reads key and stats from the mmapped array.
+ */
+struct em_bd_row {
+	struct em_key key;
+	struct em_kstats st;
+};
+
+/* row_of's entries after the slots: rows handed out, of stats and of breakdown. */
+#define EM_ROW_OF_NEXT EM_NSLOTS
+#define EM_ROW_OF_BD_NEXT (EM_NSLOTS + 1)
+#define EM_ROW_OF_LEN (EM_NSLOTS + 2)
 
 /*
  * Key of a vCPU in the classic tracepoint modes, whose record gives only
@@ -126,6 +174,8 @@ enum em_counter {
 	EM_CNT_OTHER_OVERFLOW,     /* exits counted in row OTHER: no free row, or "other" hash full */
 	EM_CNT_BREAKDOWN_OVERFLOW, /* exits not broken down: per-VM/vCPU hash full */
 	EM_CNT_RECURSION_MISSES,   /* events the kernel did not run the programs for (bpf_prog_info) */
+	EM_CNT_HIST_CARRY_LOST,    /* u32 bucket wraps not carried (hist_carry full): 2^32 samples each */
+	EM_CNT_MAP_BYTES,          /* kernel memory of the maps (memlock); a gauge, set by user space */
 	EM_CNT__MAX,
 };
 
@@ -179,22 +229,59 @@ EM_INLINE __u32 em_hist_bucket(__u64 v)
 }
 
 /*
- * Adds n latency samples of lat ns to st. The one definition: the BPF
- * core calls it with n = 1 (the multiply folds away), user-space code and
- * test fixtures with any n.
+ * n latency samples of lat ns into the count, sum and extremes of st (an
+ * em_stats or an em_kstats): the one definition, for both layouts.
  */
+#define EM_LAT_ADD(st, lat, n)                                  \
+	do {                                                    \
+		if (!(st)->lat_count || (lat) < (st)->lat_min)  \
+			(st)->lat_min = (lat);                  \
+		if ((lat) > (st)->lat_max)                      \
+			(st)->lat_max = (lat);                  \
+		(st)->lat_count += (n);                         \
+		(st)->lat_sum += (lat) * (n);                   \
+	} while (0)
+
+/*
+ * a += b for everything but the histogram, between em_stats and
+ * em_kstats in any mix: counts and sums add, extremes widen.
+ */
+#define EM_STATS_MERGE(a, b)                                                    \
+	do {                                                                    \
+		if ((b)->lat_count) {                                           \
+			if (!(a)->lat_count || (b)->lat_min < (a)->lat_min)     \
+				(a)->lat_min = (b)->lat_min;                    \
+			if ((b)->lat_max > (a)->lat_max)                        \
+				(a)->lat_max = (b)->lat_max;                    \
+		}                                                               \
+		(a)->count += (b)->count;                                       \
+		(a)->lat_count += (b)->lat_count;                               \
+		(a)->lat_sum += (b)->lat_sum;                                   \
+	} while (0)
+
+/* Adds n latency samples of lat ns to st (user space, test fixtures). */
 EM_INLINE void em_stats_add_latency(struct em_stats *st, __u64 lat, __u64 n)
 {
 	__u32 b = em_hist_bucket(lat);
 
-	if (!st->lat_count || lat < st->lat_min)
-		st->lat_min = lat;
-	if (lat > st->lat_max)
-		st->lat_max = lat;
-	st->lat_count += n;
-	st->lat_sum += lat * n;
-	if (b < EM_HIST_BUCKETS) /* always true; bounds the index for the verifier */
+	EM_LAT_ADD(st, lat, n);
+	if (b < EM_HIST_BUCKETS)
 		st->hist[b] += n;
+}
+
+/*
+ * One latency sample into the kernel's row (the BPF core). Returns the
+ * bucket when its u32 wrapped to 0, for the caller to carry (2^32
+ * samples), else EM_HIST_BUCKETS.
+ */
+EM_INLINE __u32 em_kstats_add_latency(struct em_kstats *st, __u64 lat)
+{
+	__u32 b = em_hist_bucket(lat);
+
+	EM_LAT_ADD(st, lat, 1);
+	if (b < EM_HIST_BUCKETS && !++st->hist[b]) /* b < ...: bounds the index for the verifier */
+		return b;
+	return EM_HIST_BUCKETS;
 }
 
 /* Direct-mapped pending slots (bpf/aggregate.bpf.h), a power of two. */

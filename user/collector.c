@@ -15,6 +15,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "collector.h"
+#include "kstats.h"
 #include "err.h"
 #include "sysinfo.h"
 #include "labels.h"
@@ -30,12 +31,12 @@ struct em_collector {
 	enum em_kvm_layout layout;
 	uint64_t evicted; /* pending_full: never goes down (see read_pending_full) */
 	int ncpu;
-	struct em_stats *vals; /* ncpu values, the per-CPU lookup buffer */
+	struct em_kstats *vals; /* ncpu values, the per-CPU lookup buffer */
 	__u64 *cnts;
 	/* batched reads of the stats array: chunk slots x ncpu values */
 	__u32 chunk;
 	__u32 *keys;
-	struct em_stats *batch;
+	struct em_kstats *batch;
 	bool no_batch; /* kernel without batch ops on arrays: one lookup per slot */
 	uint32_t tpf_exit[3], tpf_entry; /* tp_format: exit_reason, isa, vcpu_id; vcpu_id */
 	const volatile __u64 *row_of; /* mmapped: slot -> row (bpf/aggregate.bpf.h) */
@@ -45,20 +46,54 @@ struct em_collector {
 		__u64 row;
 	} other[EM_OTHER_KEYS]; /* cache of the "other" hash: code -> row */
 	unsigned nother;
-	struct em_key *bd_keys; /* breakdown batch buffers, EM_BD_CHUNK each */
-	struct em_stats *bd_vals;
-	bool no_bd_batch;
+	const struct em_bd_row *bd; /* mmapped breakdown rows (--per-vm/--per-vcpu) */
+	size_t bd_len;
+	uint32_t bd_max;
+	struct em_stats tmp; /* one key's exact sum */
+	/* hist_carry read before the rows (used) and after (check) */
+	struct em_carries carry, carry2;
+	uint64_t map_bytes; /* memlock of the maps, fixed once loaded (all preallocated) */
+	uint64_t read_bytes; /* map values copied by the last read */
 	/* VM/vCPU names of the breakdown rows and --vm, resolved in user space after each read */
 	struct em_names *names;
 	struct em_vm_select sel;
 };
 
-#define EM_BD_CHUNK 256u
 /*
- * Kernel memory the breakdown may take (values; the hash adds ~50 bytes a
- * key): --max-keys is refused beyond it, naming the option.
+ * Kernel memory the breakdown may take: --max-keys is refused beyond it,
+ * naming the option. The rows (an array, rounded to pages) plus the index
+ * hash: a preallocated element is a 48-byte header (struct htab_elem), the
+ * key and the u32 value rounded to 8 bytes; the hash preallocates one
+ * spare element per possible CPU and has a 16-byte bucket per key
+ * (rounded up to a power of two).
  */
 #define EM_BD_MAX_BYTES (64u << 20)
+#define EM_BD_INDEX_ELEM_BYTES (48 + sizeof(struct em_key) + 8)
+
+static uint64_t bd_bytes(uint32_t keys, int ncpu)
+{
+	uint64_t buckets = 1;
+
+	while (buckets < keys)
+		buckets <<= 1;
+	return (((uint64_t)keys * sizeof(struct em_bd_row) + 4095) & ~4095ull) +
+	       ((uint64_t)keys + (uint64_t)ncpu) * EM_BD_INDEX_ELEM_BYTES + buckets * 16;
+}
+
+/* The most keys whose breakdown fits in EM_BD_MAX_BYTES. */
+static uint32_t bd_max_keys(int ncpu)
+{
+	uint32_t lo = 1, hi = 1u << 24, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo + 1) / 2;
+		if (bd_bytes(mid, ncpu) <= EM_BD_MAX_BYTES)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
 
 /* Batch buffer bound: keeps RSS flat on hosts with many CPUs. */
 #define EM_BATCH_BYTES (1u << 20)
@@ -454,6 +489,11 @@ static uint64_t fd_memlock(int fd)
 	return v;
 }
 
+uint64_t em_collector_read_bytes(const struct em_collector *c)
+{
+	return c->read_bytes;
+}
+
 uint64_t em_collector_map_bytes(const struct em_collector *c)
 {
 	struct bpf_map *m;
@@ -476,6 +516,33 @@ static void print_map_bytes(const struct em_collector *c)
 		if (bpf_map__fd(m) >= 0)
 			fprintf(stderr, " %s %.1f KiB", bpf_map__name(m), fd_memlock(bpf_map__fd(m)) / 1024.0);
 	fputc('\n', stderr);
+}
+
+/*
+ * The kernel refused a map: name it (libbpf creates them in order and
+ * stops at the first failure) and what to change.
+ */
+static void refused_map(const struct em_collector *c, const struct em_collector_cfg *cfg, int rc,
+			char *err, size_t errlen)
+{
+	struct bpf_map *m, *bad = NULL;
+
+	bpf_object__for_each_map(m, c->skel->obj)
+		if (bpf_map__fd(m) < 0 && !bpf_map__is_internal(m)) {
+			bad = m;
+			break;
+		}
+	if (bad && (bad == c->skel->maps.breakdown || bad == c->skel->maps.breakdown_index))
+		set_err(err, errlen, "the kernel refused memory for the BPF map '%s' (%s; --max-keys %u keys, %.1f MiB for the breakdown): lower --max-keys",
+			bpf_map__name(bad), strerror(-rc), cfg->max_keys,
+			bd_bytes(cfg->max_keys, c->ncpu) / 1048576.0);
+	else if (bad)
+		set_err(err, errlen, "the kernel refused memory for the BPF map '%s' (%s; %u entries of %u bytes, %d possible CPUs): free memory or raise the memlock limit (ulimit -l)",
+			bpf_map__name(bad), strerror(-rc), bpf_map__max_entries(bad),
+			bpf_map__value_size(bad), c->ncpu);
+	else
+		set_err(err, errlen, "cannot load BPF programs (%s): %s (run with -v for libbpf's log)",
+			em_collector_attach_name(c), strerror(-rc));
 }
 
 /* Reason filter bitmap; a code with no slot cannot be filtered, so it is refused. */
@@ -533,16 +600,14 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	}
 	c->vals = calloc(c->ncpu, sizeof(*c->vals));
 	c->cnts = calloc(c->ncpu, sizeof(*c->cnts));
-	c->chunk = EM_BATCH_BYTES / (c->ncpu * sizeof(struct em_stats));
+	c->chunk = EM_BATCH_BYTES / (c->ncpu * sizeof(struct em_kstats));
 	if (c->chunk < 1)
 		c->chunk = 1;
 	if (c->chunk > EM_ROWS)
 		c->chunk = EM_ROWS;
 	c->keys = calloc(c->chunk, sizeof(*c->keys));
 	c->batch = calloc((size_t)c->chunk * c->ncpu, sizeof(*c->batch));
-	c->bd_keys = calloc(EM_BD_CHUNK, sizeof(*c->bd_keys));
-	c->bd_vals = calloc(EM_BD_CHUNK, sizeof(*c->bd_vals));
-	if (!c->vals || !c->cnts || !c->keys || !c->batch || !c->bd_keys || !c->bd_vals) {
+	if (!c->vals || !c->cnts || !c->keys || !c->batch) {
 		set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -565,15 +630,18 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (set_reason_filter(skel, cfg, err, errlen))
 		goto fail;
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
-		if ((uint64_t)cfg->max_keys * sizeof(struct em_stats) > EM_BD_MAX_BYTES) {
-			set_err(err, errlen, "--max-keys %u needs %llu MiB of kernel memory for the breakdown map (%zu bytes a key); the limit is %u MiB: use --max-keys %llu or less",
-				cfg->max_keys,
-				(unsigned long long)((uint64_t)cfg->max_keys * sizeof(struct em_stats) >> 20),
-				sizeof(struct em_stats), EM_BD_MAX_BYTES >> 20,
-				(unsigned long long)(EM_BD_MAX_BYTES / sizeof(struct em_stats)));
+		if (bd_bytes(cfg->max_keys, c->ncpu) > EM_BD_MAX_BYTES) {
+			set_err(err, errlen, "--max-keys %u needs %.1f MiB of kernel memory for the breakdown (%zu bytes a key, %d possible CPUs); the limit is %u MiB: use --max-keys %u or less",
+				cfg->max_keys, bd_bytes(cfg->max_keys, c->ncpu) / 1048576.0,
+				sizeof(struct em_bd_row) + EM_BD_INDEX_ELEM_BYTES + 16, c->ncpu,
+				EM_BD_MAX_BYTES >> 20, bd_max_keys(c->ncpu));
 			goto fail;
 		}
 		rc = bpf_map__set_max_entries(skel->maps.breakdown, cfg->max_keys);
+		if (!rc)
+			rc = bpf_map__set_max_entries(skel->maps.breakdown_index, cfg->max_keys);
+		skel->rodata->breakdown_rows = cfg->max_keys;
+		c->bd_max = cfg->max_keys;
 		if (rc) {
 			set_err(err, errlen, "cannot size the breakdown map: %s", strerror(-rc));
 			goto fail;
@@ -590,9 +658,8 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
 			set_err(err, errlen, "permission denied loading BPF programs: run as root (or with CAP_BPF and CAP_PERFMON)");
-		else if (rc == -ENOMEM && (cfg->filters.per_vm || cfg->filters.per_vcpu))
-			set_err(err, errlen, "the kernel refused memory for the BPF maps (the breakdown map holds --max-keys %u keys of %zu bytes): lower --max-keys",
-				cfg->max_keys, sizeof(struct em_stats));
+		else if (rc == -ENOMEM || rc == -E2BIG)
+			refused_map(c, cfg, rc, err, errlen);
 		else
 			set_err(err, errlen, "cannot load BPF programs (%s): %s (run with -v for libbpf's log)",
 				em_collector_attach_name(c), strerror(-rc));
@@ -604,13 +671,24 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 			em_collector_attach_name(c), strerror(-rc));
 		goto fail;
 	}
-	c->row_of_len = ((EM_NSLOTS + 1) * sizeof(__u64) + 4095) & ~(size_t)4095;
+	c->row_of_len = (EM_ROW_OF_LEN * sizeof(__u64) + 4095) & ~(size_t)4095;
 	c->row_of = mmap(NULL, c->row_of_len, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.row_of), 0);
 	if (c->row_of == MAP_FAILED) {
 		c->row_of = NULL;
 		set_err(err, errlen, "cannot map the row_of BPF map: %s", strerror(errno));
 		goto fail;
 	}
+	if (c->bd_max) {
+		c->bd_len = ((size_t)c->bd_max * sizeof(struct em_bd_row) + 4095) & ~(size_t)4095;
+		c->bd = mmap(NULL, c->bd_len, PROT_READ, MAP_SHARED,
+			     bpf_map__fd(skel->maps.breakdown), 0);
+		if (c->bd == MAP_FAILED) {
+			c->bd = NULL;
+			set_err(err, errlen, "cannot map the breakdown BPF map: %s", strerror(errno));
+			goto fail;
+		}
+	}
+	c->map_bytes = em_collector_map_bytes(c);
 	if (cfg->verbose)
 		print_map_bytes(c);
 	if (cfg->filters.per_vm || cfg->filters.per_vcpu) {
@@ -628,15 +706,16 @@ fail:
 	return NULL;
 }
 
-/* Sums ncpu per-CPU values into one. */
-static void sum_cpus(const struct em_collector *c, const struct em_stats *vals,
-		     struct em_stats *out)
+/* n kernel values (per CPU, or one) of key into one exact sum, with the carries. */
+static void sum_kstats(const struct em_collector *c, const struct em_kstats *vals, int n,
+		       const struct em_key *key, struct em_stats *out)
 {
-	int cpu;
+	int i;
 
 	memset(out, 0, sizeof(*out));
-	for (cpu = 0; cpu < c->ncpu; cpu++)
-		em_stats_add(out, &vals[cpu]);
+	for (i = 0; i < n; i++)
+		em_kstats_add(out, &vals[i]);
+	em_carries_apply(&c->carry, key, out);
 }
 
 static int add_row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_t tgid,
@@ -649,8 +728,7 @@ static int add_row(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_
 	r = em_snapshot_row(s, isa, reason, tgid, vcpu);
 	if (!r)
 		return -ENOMEM;
-	em_stats_add(&r->st, st);
-	return 0;
+	return em_snapshot_add_stats(s, r, st);
 }
 
 /* Inverse of em_slot(). */
@@ -675,47 +753,35 @@ static void slot_code(__u32 slot, uint32_t *isa, uint32_t *reason)
 }
 
 /* --per-vm without --per-vcpu: a VM's row is the sum of its vCPUs' keys. */
-static int add_breakdown(struct em_snapshot *s, const struct em_key *k, const struct em_stats *st)
+static int add_breakdown(struct em_collector *c, struct em_snapshot *s, const struct em_key *k,
+			 const struct em_kstats *val)
 {
+	sum_kstats(c, val, 1, k, &c->tmp);
 	return add_row(s, k->isa, k->reason, k->tgid,
-		       s->meta.filters.per_vcpu ? k->vcpu : EM_ANY_VCPU, st);
+		       s->meta.filters.per_vcpu ? k->vcpu : EM_ANY_VCPU, &c->tmp);
 }
 
 /*
- * The breakdown hash (one value per key, not per CPU), EM_BD_CHUNK keys per
- * syscall; one lookup per key where the kernel lacks batch ops on hashes.
+ * The breakdown rows handed out, read in place from the mmapped array (no
+ * copy, no syscall). A row's key is written before its index entry, so a
+ * row that counts has its key; a row that lost a claim race stays empty
+ * and is skipped.
  */
-static int read_breakdown(struct em_collector *c, int fd, struct em_snapshot *s)
+static int read_breakdown(struct em_collector *c, struct em_snapshot *s)
 {
-	struct em_key key, next, *prev = NULL;
-	__u32 in = 0, out = 0, count, i;
-	bool first = true;
+	__u64 next = c->row_of[EM_ROW_OF_BD_NEXT];
+	uint32_t n = next < c->bd_max ? (uint32_t)next : c->bd_max, i;
+	struct em_key key;
 	int rc;
 
-	while (!c->no_bd_batch) {
-		count = EM_BD_CHUNK;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->bd_keys, c->bd_vals,
-					  &count, NULL);
-		if (rc && rc != -ENOENT && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
-			c->no_bd_batch = true;
-			break;
-		}
-		if (rc && rc != -ENOENT)
-			return rc;
-		for (i = 0; i < count; i++)
-			if ((rc = add_breakdown(s, &c->bd_keys[i], &c->bd_vals[i])))
-				return rc;
-		if (rc == -ENOENT || !count)
-			return 0; /* the last chunk */
-		in = out;
-		first = false;
-	}
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->bd_vals))
-			continue; /* deleted meanwhile */
-		if ((rc = add_breakdown(s, &key, c->bd_vals)))
+	c->read_bytes += (uint64_t)n * sizeof(struct em_bd_row);
+	for (i = 0; i < n; i++) {
+		const struct em_bd_row *r = &c->bd[i];
+
+		if (!r->st.count && !r->st.lat_count)
+			continue;
+		key = r->key;
+		if ((rc = add_breakdown(c, s, &key, &r->st)))
 			return rc;
 	}
 	return 0;
@@ -772,57 +838,119 @@ static void row_code(struct em_collector *c, __u32 row, uint32_t *isa, uint32_t 
 }
 
 static int add_slot(struct em_collector *c, struct em_snapshot *s, __u32 row,
-		    const struct em_stats *vals)
+		    const struct em_kstats *vals)
 {
-	struct em_stats sum;
+	struct em_key key = em_carry_row_key(row);
 	uint32_t isa, reason;
 
-	sum_cpus(c, vals, &sum);
-	if (!sum.count && !sum.lat_count)
+	sum_kstats(c, vals, c->ncpu, &key, &c->tmp);
+	if (!c->tmp.count && !c->tmp.lat_count)
 		return 0;
 	row_code(c, row, &isa, &reason);
-	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &sum);
+	return add_row(s, isa, reason, EM_ANY_PID, EM_ANY_VCPU, &c->tmp);
 }
 
 /*
- * The stats rows, in chunks of c->chunk rows per syscall; one lookup per
- * row where the kernel lacks batch operations on arrays.
+ * Rows of stats in use: OTHER plus those handed out (row_of[EM_NSLOTS],
+ * mmapped). A row claimed after this is read on the next refresh; the
+ * rest are zero and not copied (at 256 possible CPUs a row is 284 KiB).
+ */
+static __u32 rows_used(const struct em_collector *c)
+{
+	__u64 next = c->row_of[EM_ROW_OF_NEXT];
+
+	return next < EM_ROWS - 1 ? (__u32)next + 1 : EM_ROWS;
+}
+
+/*
+ * The stats rows in use, in chunks of c->chunk rows per syscall; one
+ * lookup per row where the kernel lacks batch operations on arrays.
  */
 static int read_stats(struct em_collector *c, int fd, struct em_snapshot *s)
 {
-	__u32 in = 0, out = 0, count, i, slot;
-	bool first = true, done = false;
+	__u32 used = rows_used(c), in = 0, out = 0, count, i, row, done = 0;
 	int rc;
 
-	while (!c->no_batch && !done) {
-		count = c->chunk;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->keys, c->batch,
+	while (!c->no_batch && done < used) {
+		count = used - done < c->chunk ? used - done : c->chunk;
+		rc = bpf_map_lookup_batch(fd, done ? &in : NULL, &out, c->keys, c->batch,
 					  &count, NULL);
-		if (rc == -ENOENT)
-			done = true; /* last chunk; count says how many came */
-		else if (rc && first && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
+		if (rc && !done && (rc == -EINVAL || rc == -ENOTSUP || rc == -EOPNOTSUPP)) {
 			c->no_batch = true;
 			break;
-		} else if (rc)
+		} else if (rc && rc != -ENOENT)
 			return rc;
+		c->read_bytes += (uint64_t)count * c->ncpu * sizeof(struct em_kstats);
 		for (i = 0; i < count; i++) {
 			rc = add_slot(c, s, c->keys[i], &c->batch[(size_t)i * c->ncpu]);
 			if (rc)
 				return rc;
 		}
+		if (!count || rc == -ENOENT)
+			break; /* the array's end */
+		done += count;
 		in = out;
-		first = false;
 	}
 	if (!c->no_batch)
 		return 0;
-	for (slot = 0; slot < EM_ROWS; slot++) {
-		if (bpf_map_lookup_elem(fd, &slot, c->vals))
+	for (row = 0; row < used; row++) {
+		if (bpf_map_lookup_elem(fd, &row, c->vals))
 			return -errno;
-		rc = add_slot(c, s, slot, c->vals);
+		c->read_bytes += (uint64_t)c->ncpu * sizeof(struct em_kstats);
+		rc = add_slot(c, s, row, c->vals);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+int em_carries_load(int fd, struct em_carries *out)
+{
+	struct em_carry_key key, next, *prev = NULL;
+	__u64 n;
+
+	out->n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &n) && em_carries_push(out, &key, n))
+			return -ENOMEM;
+	}
+	em_carries_sort(out);
+	return 0;
+}
+
+/*
+ * The rows, exact: u32 buckets plus their carries. A bucket wraps before
+ * its carry is added, so carries read before the rows can miss a wrap the
+ * rows show (2^32 low); carries that did not move while the rows were
+ * read cannot. They move once per 2^32 samples of a bucket: a retry is
+ * all but never needed, and a few suffice.
+ */
+static int read_rows(struct em_collector *c, struct em_snapshot *s)
+{
+	struct em_carries t;
+	int tries, rc;
+
+	if ((rc = em_carries_load(bpf_map__fd(c->skel->maps.hist_carry), &c->carry)))
+		return rc;
+	for (tries = 0; tries < 4; tries++) {
+		s->nrows = 0;
+		c->read_bytes = 0;
+		if ((rc = read_stats(c, bpf_map__fd(c->skel->maps.stats), s)))
+			return rc;
+		if ((s->meta.filters.per_vm || s->meta.filters.per_vcpu) &&
+		    (rc = read_breakdown(c, s)))
+			return rc;
+		if ((rc = em_carries_load(bpf_map__fd(c->skel->maps.hist_carry), &c->carry2)))
+			return rc;
+		if (em_carries_equal(&c->carry, &c->carry2))
+			return 0;
+		t = c->carry; /* read again with the newer carries */
+		c->carry = c->carry2;
+		c->carry2 = t;
+	}
+	return 0; /* carries kept moving: a bucket may read 2^32 low until the next read */
 }
 
 /*
@@ -870,18 +998,11 @@ static uint64_t recursion_misses(const struct em_collector *c)
 int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 {
 	struct exitmon_bpf *skel = c->skel;
-	int fd = bpf_map__fd(skel->maps.stats);
 	uint64_t bcnt[EM_BCNT__MAX];
 	__u32 i;
-	int cpu, rc;
+	int cpu, fd, rc;
 
-	s->nrows = 0;
-	rc = read_stats(c, fd, s);
-	if (rc)
-		return rc;
-	if (s->meta.filters.per_vm || s->meta.filters.per_vcpu)
-		rc = read_breakdown(c, bpf_map__fd(skel->maps.breakdown), s);
-	if (rc)
+	if ((rc = read_rows(c, s)))
 		return rc;
 	fd = bpf_map__fd(skel->maps.counters);
 	for (i = 0; i < EM_BCNT__MAX; i++) {
@@ -894,6 +1015,7 @@ int em_collector_read(struct em_collector *c, struct em_snapshot *s)
 	memcpy(s->counters, bcnt, sizeof(s->counters));
 	s->counters[EM_CNT_PENDING_FULL] = pending_full(c, bcnt);
 	s->counters[EM_CNT_RECURSION_MISSES] = recursion_misses(c);
+	s->counters[EM_CNT_MAP_BYTES] = c->map_bytes;
 	/* derived, not counted in the handlers (see enum em_counter) */
 	s->counters[EM_CNT_EXITS] = s->counters[EM_CNT_FILTERED];
 	s->counters[EM_CNT_ENTRIES] = s->counters[EM_CNT_UNPAIRED_ENTRY];
@@ -914,6 +1036,8 @@ void em_collector_close(struct em_collector *c)
 		return;
 	if (c->row_of)
 		munmap((void *)c->row_of, c->row_of_len);
+	if (c->bd)
+		munmap((void *)c->bd, c->bd_len);
 	exitmon_bpf__destroy(c->skel);
 	em_names_free(c->names);
 	em_vm_select_free(&c->sel);
@@ -921,7 +1045,7 @@ void em_collector_close(struct em_collector *c)
 	free(c->cnts);
 	free(c->keys);
 	free(c->batch);
-	free(c->bd_keys);
-	free(c->bd_vals);
+	em_carries_free(&c->carry);
+	em_carries_free(&c->carry2);
 	free(c);
 }

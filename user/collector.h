@@ -43,6 +43,11 @@ const char *em_collector_attach_name(const struct em_collector *c);
 int em_collector_map_fd(const struct em_collector *c, const char *name);
 /* Kernel memory the maps hold (memlock in fdinfo); also printed at open with -v. */
 uint64_t em_collector_map_bytes(const struct em_collector *c);
+struct em_carries;
+/* A hist_carry map (fd) as it is now, sorted (user/kstats.h); 0 or -ENOMEM. */
+int em_carries_load(int fd, struct em_carries *out);
+/* Bytes of map values the last em_collector_read() copied out of the kernel (benchmarks). */
+uint64_t em_collector_read_bytes(const struct em_collector *c);
 void em_collector_close(struct em_collector *c);
 
 /* --- exposed for tests ------------------------------------------------ */

@@ -49,7 +49,7 @@ uint64_t em_hist_upper(uint32_t b)
 	return em_layout_upper(&em_hist_native, b);
 }
 
-uint64_t em_hist_total(const struct em_stats *st)
+uint64_t em_stats_total(const struct em_stats *st)
 {
 	uint64_t t = 0;
 	unsigned i;
@@ -59,10 +59,20 @@ uint64_t em_hist_total(const struct em_stats *st)
 	return t;
 }
 
-uint64_t em_hist_quantile(const struct em_stats *st, uint32_t approx, uint32_t ppm)
+uint64_t em_rstats_total(const struct em_rstats *st)
 {
-	uint64_t total = em_hist_total(st), rank, seen = 0, lo, hi;
-	uint32_t b;
+	uint64_t t = 0;
+	uint32_t i;
+
+	for (i = 0; i < st->nb; i++)
+		t += st->hb[i].n;
+	return t;
+}
+
+uint64_t em_hist_quantile(const struct em_rstats *st, uint32_t approx, uint32_t ppm)
+{
+	uint64_t total = em_rstats_total(st), rank, seen = 0, lo, hi;
+	uint32_t i, b;
 
 	if (!total || !ppm)
 		return 0;
@@ -74,13 +84,13 @@ uint64_t em_hist_quantile(const struct em_stats *st, uint32_t approx, uint32_t p
 		return st->lat_max; /* the top rank is the exact maximum */
 	if (st->lat_count && rank == 1 && !(approx & EM_APPROX_MIN))
 		return st->lat_min;
-	for (b = 0; b < EM_HIST_BUCKETS; b++) {
-		seen += st->hist[b];
+	for (i = 0; i < st->nb; i++) {
+		seen += st->hb[i].n;
 		if (seen >= rank)
 			break;
 	}
-	if (b >= EM_HIST_BUCKETS)
-		b = EM_HIST_BUCKETS - 1;
+	/* not reached only when the sum wrapped: the top bucket, as the dense walk did */
+	b = i < st->nb && st->hb[i].b < EM_HIST_BUCKETS ? st->hb[i].b : EM_HIST_BUCKETS - 1;
 	lo = em_hist_lower(b);
 	hi = em_hist_upper(b);
 	/* min and max (exact or bounds) bound every sample, the open top bucket too */

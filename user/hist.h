@@ -52,6 +52,29 @@ uint64_t em_hist_upper(uint32_t b);
 #define EM_PPM_MAX 1000000u
 
 /*
+ * A row's histogram is sparse: only its non-empty buckets, as (bucket,
+ * count) pairs in increasing bucket order (a run's rows typically fill
+ * 2-6 of the 273 buckets). The kernel's dense struct em_stats is what the
+ * collector hands over (em_snapshot_add_stats()); rows never hold it,
+ * so a row is ~80 bytes plus 16 per non-empty bucket instead of 2.2 KiB.
+ */
+struct em_hb {
+	uint64_t n; /* samples, > 0 */
+	uint32_t b; /* native bucket (bpf/exitmon.h) */
+	uint32_t pad;
+};
+
+struct em_rstats {
+	uint64_t count;     /* exits */
+	uint64_t lat_count; /* exits whose next entry was seen */
+	uint64_t lat_sum;   /* ns */
+	uint64_t lat_min;   /* ns; meaningful only when lat_count > 0 */
+	uint64_t lat_max;   /* ns */
+	struct em_hb *hb;   /* nb pairs, room for cap, in an arena (model.h) */
+	uint32_t nb, cap;
+};
+
+/*
  * Value at quantile ppm/10^6 (0 < ppm <= 10^6) of the histogram, nearest
  * rank: the rank is ceil(ppm * total / 10^6), computed exactly. Rank 1 is
  * lat_min and the top rank lat_max when those are exact (approx says
@@ -59,8 +82,15 @@ uint64_t em_hist_upper(uint32_t b);
  * clamped to [lat_min, lat_max], so the error is at most half a bucket
  * (<= 1/16 of the value above 8 ns). Returns 0 for an empty histogram.
  */
-uint64_t em_hist_quantile(const struct em_stats *st, uint32_t approx, uint32_t ppm);
-/* Sum of the buckets. */
-uint64_t em_hist_total(const struct em_stats *st);
+uint64_t em_hist_quantile(const struct em_rstats *st, uint32_t approx, uint32_t ppm);
+/*
+ * Sum of the buckets, of a row's sparse stats or of the kernel's dense
+ * ones (the BPF tier checks both with this one name).
+ */
+uint64_t em_rstats_total(const struct em_rstats *st);
+uint64_t em_stats_total(const struct em_stats *st);
+#define em_hist_total(st)                                                                   \
+	_Generic((st), struct em_rstats *: em_rstats_total, const struct em_rstats *: em_rstats_total, \
+		 default: em_stats_total)(st)
 
 #endif

@@ -349,7 +349,8 @@ int em_vm_select_apply(struct em_vm_select *sel, struct em_snapshot *s, struct e
 			rc = -ENOMEM;
 			goto out;
 		}
-		em_stats_add(&t->st, &r.st);
+		if ((rc = em_rstats_add(&s->hist, &t->st, &r.st)))
+			goto out;
 	}
 out:
 	free(keep.v);

@@ -84,24 +84,33 @@ static void fold_index(uint8_t idx[EM_HIST_BUCKETS])
 	}
 }
 
-static void fold(const uint8_t idx[EM_HIST_BUCKETS], const struct em_stats *st,
-		 uint64_t cum[EM_METRICS_NBOUNDS + 1])
+/* Adds st's buckets into cum[] by bound (not yet cumulative): only the non-empty ones. */
+static void fold_add(const uint8_t idx[EM_HIST_BUCKETS], const struct em_rstats *st,
+		     uint64_t cum[EM_METRICS_NBOUNDS + 1])
 {
-	unsigned b, i;
+	uint32_t i;
 
-	memset(cum, 0, sizeof(uint64_t) * (EM_METRICS_NBOUNDS + 1));
-	for (b = 0; b < EM_HIST_BUCKETS; b++)
-		cum[idx[b]] += st->hist[b];
+	for (i = 0; i < st->nb; i++)
+		if (st->hb[i].b < EM_HIST_BUCKETS)
+			cum[idx[st->hb[i].b]] += st->hb[i].n;
+}
+
+static void cumulate(uint64_t cum[EM_METRICS_NBOUNDS + 1])
+{
+	unsigned i;
+
 	for (i = 1; i <= EM_METRICS_NBOUNDS; i++)
 		cum[i] += cum[i - 1];
 }
 
-void em_metrics_fold(const struct em_stats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1])
+void em_metrics_fold(const struct em_rstats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1])
 {
 	uint8_t idx[EM_HIST_BUCKETS];
 
 	fold_index(idx);
-	fold(idx, st, cum);
+	memset(cum, 0, sizeof(uint64_t) * (EM_METRICS_NBOUNDS + 1));
+	fold_add(idx, st, cum);
+	cumulate(cum);
 }
 
 /* --- Accept ----------------------------------------------------------- */
@@ -185,7 +194,7 @@ enum em_metrics_format em_metrics_negotiate(const char *accept)
 
 struct item {
 	uint32_t isa, reason, vm;
-	const struct em_stats *st;
+	const struct em_rstats *st;
 };
 
 static int cmp_item(const void *a, const void *b)
@@ -352,15 +361,14 @@ static void seconds_ns(FILE *f, uint64_t ns)
 		(unsigned long long)(ns % 1000000000ULL));
 }
 
-/* Stats of items [i, j) (one series): the row itself, or their sum in tmp. */
-static const struct em_stats *merge(const struct item *it, size_t i, size_t j, struct em_stats *tmp)
+/* Exits of items [i, j) (one series). */
+static uint64_t series_count(const struct item *it, size_t i, size_t j)
 {
-	if (j == i + 1)
-		return it[i].st;
-	memset(tmp, 0, sizeof(*tmp));
+	uint64_t n = 0;
+
 	for (; i < j; i++)
-		em_stats_add(tmp, it[i].st);
-	return tmp;
+		n += it[i].st->count;
+	return n;
 }
 
 static size_t series_end(const struct item *it, size_t n, size_t i)
@@ -373,7 +381,7 @@ static size_t series_end(const struct item *it, size_t n, size_t i)
 }
 
 static void render_exits(FILE *f, enum em_metrics_format fmt, const struct item *it, size_t n,
-			 struct em_stats *tmp, const struct em_labels *names)
+			 const struct em_labels *names)
 {
 	char lab[640];
 	size_t i, j;
@@ -384,7 +392,7 @@ static void render_exits(FILE *f, enum em_metrics_format fmt, const struct item 
 		j = series_end(it, n, i);
 		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm, names);
 		fprintf(f, "exitmon_exits_total{%s} %llu\n", lab,
-			(unsigned long long)merge(it, i, j, tmp)->count);
+			(unsigned long long)series_count(it, i, j));
 	}
 }
 
@@ -401,7 +409,7 @@ static const char *u64_str(uint64_t v, char buf[24])
 }
 
 static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *it, size_t n,
-			struct em_stats *tmp, const struct em_labels *names)
+			const struct em_labels *names)
 {
 	uint64_t cum[EM_METRICS_NBOUNDS + 1];
 	uint8_t idx[EM_HIST_BUCKETS];
@@ -418,14 +426,20 @@ static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *
 	for (b = 0; b < EM_METRICS_NBOUNDS; b++)
 		em_metrics_le(b, le[b], sizeof(le[b]));
 	for (i = 0; i < n; i = j) {
-		const struct em_stats *st;
+		uint64_t lat_sum = 0;
 		const char *idle;
+		size_t k;
 
 		j = series_end(it, n, i);
-		st = merge(it, i, j, tmp);
+		/* a series sums its items (VMs past --max-series): folding is additive */
+		memset(cum, 0, sizeof(cum));
+		for (k = i; k < j; k++) {
+			fold_add(idx, it[k].st, cum);
+			lat_sum += it[k].st->lat_sum;
+		}
+		cumulate(cum);
 		series_labels(lab, sizeof(lab), it[i].isa, it[i].reason, it[i].vm, names);
 		idle = is_idle(it[i].isa, it[i].reason) ? "true" : "false";
-		fold(idx, st, cum);
 		/* ~30 lines per series: built from pieces, not one printf each */
 		snprintf(prefix, sizeof(prefix), "exitmon_exit_handling_seconds_bucket{%s,idle=\"%s\",le=\"",
 			 lab, idle);
@@ -437,7 +451,7 @@ static void render_hist(FILE *f, enum em_metrics_format fmt, const struct item *
 			fputc('\n', f);
 		}
 		fprintf(f, "exitmon_exit_handling_seconds_sum{%s,idle=\"%s\"} ", lab, idle);
-		seconds_ns(f, st->lat_sum);
+		seconds_ns(f, lat_sum);
 		fprintf(f, "\nexitmon_exit_handling_seconds_count{%s,idle=\"%s\"} %llu\n", lab, idle,
 			(unsigned long long)cum[EM_METRICS_NBOUNDS]);
 	}
@@ -452,6 +466,7 @@ static void render_counters(FILE *f, enum em_metrics_format fmt, const struct em
 		{ EM_CNT_PENDING_FULL, "pending_full" },
 		{ EM_CNT_OTHER_OVERFLOW, "other_full" },
 		{ EM_CNT_BREAKDOWN_OVERFLOW, "breakdown_full" },
+		{ EM_CNT_HIST_CARRY_LOST, "hist_carry_full" },
 	};
 	unsigned i;
 
@@ -470,7 +485,8 @@ static void render_counters(FILE *f, enum em_metrics_format fmt, const struct em
 	family(f, fmt, "exitmon_overflows", "counter", NULL,
 	       "Exits whose latency or breakdown was lost because a BPF map was full, by map: "
 	       "pending_full (latency), other_full (codes outside the table, counted as OTHER), "
-	       "breakdown_full (not broken down per VM).");
+	       "breakdown_full (not broken down per VM), hist_carry_full (latency samples: "
+	       "a bucket wrapped past 2^32 with the carry table full, 2^32 samples each).");
 	for (i = 0; i < sizeof(over) / sizeof(over[0]); i++)
 		fprintf(f, "exitmon_overflows_total{cause=\"%s\"} %llu\n", over[i].cause,
 			(unsigned long long)s->counters[over[i].c]);
@@ -481,16 +497,12 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 {
 	bool per_vm = s->meta.filters.per_vm || s->meta.filters.per_vcpu;
 	struct item *it = NULL;
-	struct em_stats *tmp;
 	char ib[16], esc[3][160];
 	size_t i, n = 0;
 	long other = 0;
 
-	tmp = malloc(sizeof(*tmp));
-	if (!tmp || (s->nrows && !(it = calloc(s->nrows, sizeof(*it))))) {
-		free(tmp);
+	if (s->nrows && !(it = calloc(s->nrows, sizeof(*it))))
 		return -ENOMEM;
-	}
 	/* per-reason totals, or per-VM rows (per-vCPU rows sum into their VM) */
 	for (i = 0; i < s->nrows; i++) {
 		const struct em_row *r = &s->rows[i];
@@ -502,14 +514,13 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 	}
 	if (per_vm && (other = assign_vms(st, it, n)) < 0) {
 		free(it);
-		free(tmp);
 		return -ENOMEM;
 	}
 	if (n)
 		qsort(it, n, sizeof(*it), cmp_item);
 
-	render_exits(f, fmt, it, n, tmp, &s->labels);
-	render_hist(f, fmt, it, n, tmp, &s->labels);
+	render_exits(f, fmt, it, n, &s->labels);
+	render_hist(f, fmt, it, n, &s->labels);
 	render_counters(f, fmt, s);
 	if (per_vm) {
 		family(f, fmt, "exitmon_vms_in_other", "gauge", NULL,
@@ -534,7 +545,6 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 	if (fmt == EM_METRICS_OPENMETRICS)
 		fputs("# EOF\n", f);
 	free(it);
-	free(tmp);
 	return ferror(f) ? -EIO : 0;
 }
 

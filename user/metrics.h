@@ -82,7 +82,7 @@ const char *em_metrics_le(unsigned i, char *buf, size_t len);
  * Folds st's histogram into cum[EM_METRICS_NBOUNDS + 1]: cumulative
  * counts per bound, the last being +Inf (= every sample).
  */
-void em_metrics_fold(const struct em_stats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1]);
+void em_metrics_fold(const struct em_rstats *st, uint64_t cum[EM_METRICS_NBOUNDS + 1]);
 
 /*
  * Writes DIR/exitmon.prom (text format, for node_exporter's textfile

@@ -14,6 +14,8 @@ const char *const em_counter_names[EM_CNT__MAX] = {
 	[EM_CNT_OTHER_OVERFLOW] = "other_overflow",
 	[EM_CNT_BREAKDOWN_OVERFLOW] = "breakdown_overflow",
 	[EM_CNT_RECURSION_MISSES] = "recursion_misses",
+	[EM_CNT_HIST_CARRY_LOST] = "hist_carry_lost",
+	[EM_CNT_MAP_BYTES] = "map_bytes",
 };
 
 void em_snapshot_init(struct em_snapshot *s)
@@ -27,6 +29,7 @@ void em_snapshot_free(struct em_snapshot *s)
 {
 	free(s->rows);
 	free(s->index);
+	em_arena_free(&s->hist);
 	s->rows = NULL;
 	s->index = NULL;
 	s->nrows = s->cap = s->index_cap = s->nindexed = 0;
@@ -129,17 +132,37 @@ int em_snapshot_reserve(struct em_snapshot *s, size_t n)
 	return reindex(s, n - s->nrows, NULL) == -ENOMEM ? -ENOMEM : 0;
 }
 
+/* st's pairs moved into a new allocation of ar, exactly nb. */
+static int copy_buckets(struct em_arena *ar, struct em_rstats *st)
+{
+	struct em_hb *hb = NULL;
+
+	if (st->nb && !(hb = em_arena_alloc(ar, st->nb)))
+		return -ENOMEM;
+	if (st->nb)
+		memcpy(hb, st->hb, st->nb * sizeof(*hb));
+	st->hb = hb;
+	st->cap = st->nb;
+	return 0;
+}
+
 int em_snapshot_copy(struct em_snapshot *dst, const struct em_snapshot *src)
 {
 	int rc;
 
+	size_t i;
+
 	dst->nrows = 0;
+	em_arena_reset(&dst->hist);
 	if ((rc = em_snapshot_reserve(dst, src->nrows)))
 		return rc;
 	dst->meta = src->meta;
 	memcpy(dst->counters, src->counters, sizeof(dst->counters));
 	if (src->nrows)
 		memcpy(dst->rows, src->rows, src->nrows * sizeof(*dst->rows));
+	for (i = 0; i < src->nrows; i++) /* the buckets into dst's own arena */
+		if ((rc = copy_buckets(&dst->hist, &dst->rows[i].st)))
+			return rc;
 	dst->nrows = src->nrows;
 	if (em_labels_copy(&dst->labels, &src->labels))
 		return -ENOMEM;
@@ -152,6 +175,8 @@ struct em_row *em_snapshot_row(struct em_snapshot *s, uint32_t isa, uint32_t rea
 	struct em_row *r;
 	size_t i;
 
+	if (!s->nrows)
+		em_arena_reset(&s->hist); /* rows dropped (nrows = 0): their buckets too */
 	/* room for one more row in the index first, so the slot found stays valid */
 	if (reindex(s, 1, NULL))
 		return NULL;
@@ -182,17 +207,222 @@ void em_stats_add(struct em_stats *a, const struct em_stats *b)
 {
 	unsigned i;
 
-	if (b->lat_count) {
-		if (!a->lat_count || b->lat_min < a->lat_min)
-			a->lat_min = b->lat_min;
-		if (b->lat_max > a->lat_max)
-			a->lat_max = b->lat_max;
-	}
-	a->count += b->count;
-	a->lat_count += b->lat_count;
-	a->lat_sum += b->lat_sum;
+	EM_STATS_MERGE(a, b);
 	for (i = 0; i < EM_HIST_BUCKETS; i++)
 		a->hist[i] += b->hist[i];
+}
+
+/* ---- the arena of the rows' buckets ---------------------------------------- */
+
+#define EM_ARENA_CHUNK 4096 /* pairs (64 KiB); > EM_HIST_BUCKETS, so any request fits */
+
+struct em_arena_chunk {
+	struct em_arena_chunk *next;
+	size_t used;
+	struct em_hb v[EM_ARENA_CHUNK];
+};
+
+void em_arena_free(struct em_arena *a)
+{
+	struct em_arena_chunk *c = a->head, *n;
+
+	for (; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	a->head = a->cur = NULL;
+}
+
+void em_arena_reset(struct em_arena *a)
+{
+	a->cur = a->head;
+	if (a->cur)
+		a->cur->used = 0;
+}
+
+struct em_hb *em_arena_alloc(struct em_arena *a, uint32_t n)
+{
+	struct em_arena_chunk *c;
+	struct em_hb *p;
+
+	if (!n || n > EM_HIST_BUCKETS)
+		return NULL;
+	/* the chunks after cur are free (a reset keeps them): reuse them first */
+	while (a->cur && a->cur->used + n > EM_ARENA_CHUNK && a->cur->next) {
+		a->cur = a->cur->next;
+		a->cur->used = 0;
+	}
+	if (!a->cur || a->cur->used + n > EM_ARENA_CHUNK) {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = NULL;
+		c->used = 0;
+		if (a->cur)
+			a->cur->next = c; /* cur is the last chunk here */
+		else
+			a->head = c;
+		a->cur = c;
+	}
+	p = &a->cur->v[a->cur->used];
+	a->cur->used += n;
+	return p;
+}
+
+/* ---- sparse row statistics ------------------------------------------------ */
+
+/*
+ * a's pairs += the n pairs of v (increasing buckets). In place when the
+ * union fits a's room, else into a new allocation with room to grow (a
+ * total summing many rows doubles, so its dropped allocations stay below
+ * its final size).
+ */
+static int merge(struct em_arena *ar, struct em_rstats *a, const struct em_hb *v, uint32_t n)
+{
+	uint32_t i = 0, j = 0, m = 0, k, cap;
+	struct em_hb *hb;
+
+	while (i < a->nb || j < n) { /* size of the union */
+		if (j == n || (i < a->nb && a->hb[i].b < v[j].b))
+			i++;
+		else if (i == a->nb || v[j].b < a->hb[i].b)
+			j++;
+		else
+			i++, j++;
+		m++;
+	}
+	if (m <= a->cap && m == a->nb) { /* no new bucket: add in place */
+		for (i = j = 0; j < n; j++) {
+			while (a->hb[i].b != v[j].b)
+				i++;
+			a->hb[i].n += v[j].n;
+		}
+		return 0;
+	}
+	cap = m;
+	if (a->nb && m < 2 * a->nb)
+		cap = 2 * a->nb < EM_HIST_BUCKETS ? 2 * a->nb : EM_HIST_BUCKETS;
+	if (m > a->cap || !a->hb) {
+		if (!(hb = em_arena_alloc(ar, cap)))
+			return -ENOMEM;
+	} else {
+		hb = a->hb; /* fits: merge from the top down, in place */
+		i = a->nb;
+		j = n;
+		for (k = m; k-- > 0;) {
+			if (j == 0 || (i > 0 && a->hb[i - 1].b > v[j - 1].b))
+				hb[k] = a->hb[--i];
+			else if (i == 0 || v[j - 1].b > a->hb[i - 1].b)
+				hb[k] = v[--j];
+			else
+				hb[k] = a->hb[--i], hb[k].n += v[--j].n;
+		}
+		a->nb = m;
+		return 0;
+	}
+	for (i = j = k = 0; k < m; k++) {
+		if (j == n || (i < a->nb && a->hb[i].b < v[j].b))
+			hb[k] = a->hb[i++];
+		else if (i == a->nb || v[j].b < a->hb[i].b)
+			hb[k] = v[j++];
+		else
+			hb[k] = a->hb[i++], hb[k].n += v[j++].n;
+	}
+	a->hb = hb;
+	a->nb = m;
+	a->cap = cap;
+	return 0;
+}
+
+int em_rstats_add(struct em_arena *ar, struct em_rstats *a, const struct em_rstats *b)
+{
+	if (b->nb && merge(ar, a, b->hb, b->nb))
+		return -ENOMEM;
+	EM_STATS_MERGE(a, b);
+	return 0;
+}
+
+/* The non-empty buckets of a dense histogram, in order; returns how many. */
+static uint32_t sparse_of(const struct em_stats *d, struct em_hb v[EM_HIST_BUCKETS])
+{
+	uint32_t b, n = 0;
+
+	for (b = 0; b < EM_HIST_BUCKETS; b++)
+		if (d->hist[b])
+			v[n++] = (struct em_hb){ .n = d->hist[b], .b = b };
+	return n;
+}
+
+int em_rstats_add_dense(struct em_arena *ar, struct em_rstats *a, const struct em_stats *b)
+{
+	struct em_hb v[EM_HIST_BUCKETS];
+	uint32_t n = sparse_of(b, v);
+
+	if (n && merge(ar, a, v, n))
+		return -ENOMEM;
+	EM_STATS_MERGE(a, b);
+	return 0;
+}
+
+int em_rstats_add_bucket(struct em_arena *ar, struct em_rstats *a, uint32_t b, uint64_t n)
+{
+	struct em_hb v = { .n = n, .b = b };
+
+	if (!n)
+		return 0;
+	if (b >= EM_HIST_BUCKETS)
+		return -EINVAL;
+	if (a->nb && a->hb[a->nb - 1].b == b) { /* the loader's case: buckets come in order */
+		a->hb[a->nb - 1].n += n;
+		return 0;
+	}
+	if (a->nb < a->cap && (!a->nb || a->hb[a->nb - 1].b < b)) {
+		a->hb[a->nb++] = v;
+		return 0;
+	}
+	return merge(ar, a, &v, 1);
+}
+
+int em_rstats_add_latency(struct em_arena *ar, struct em_rstats *a, uint64_t lat, uint64_t n)
+{
+	struct em_rstats x = { .lat_count = n, .lat_sum = lat * n, .lat_min = lat, .lat_max = lat };
+
+	if (em_rstats_add_bucket(ar, a, em_hist_bucket(lat), n))
+		return -ENOMEM;
+	EM_STATS_MERGE(a, &x);
+	return 0;
+}
+
+uint64_t em_rstats_bucket(const struct em_rstats *a, uint32_t b)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nb; i++)
+		if (a->hb[i].b == b)
+			return a->hb[i].n;
+	return 0;
+}
+
+void em_stats_add_rstats(struct em_stats *a, const struct em_rstats *b)
+{
+	uint32_t i;
+
+	EM_STATS_MERGE(a, b);
+	for (i = 0; i < b->nb; i++)
+		if (b->hb[i].b < EM_HIST_BUCKETS)
+			a->hist[b->hb[i].b] += b->hb[i].n;
+}
+
+void em_rstats_view(struct em_rstats *out, const struct em_stats *d, struct em_hb buf[EM_HIST_BUCKETS])
+{
+	*out = (struct em_rstats){ .count = d->count, .lat_count = d->lat_count, .lat_sum = d->lat_sum,
+				   .lat_min = d->lat_min, .lat_max = d->lat_max, .hb = buf };
+	out->nb = out->cap = sparse_of(d, buf);
+}
+
+int em_snapshot_add_stats(struct em_snapshot *s, struct em_row *r, const struct em_stats *st)
+{
+	return em_rstats_add_dense(&s->hist, &r->st, st);
 }
 
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
@@ -200,16 +430,62 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev)
+/*
+ * out's pairs = cur's - prev's, the buckets that differ (wrapping as
+ * unsigned, as the dense subtraction did, should prev exceed cur).
+ */
+static int sub_buckets(struct em_arena *ar, struct em_rstats *out, const struct em_rstats *cur,
+		       const struct em_rstats *prev)
+{
+	uint32_t i = 0, j = 0, m = 0, pass;
+
+	out->hb = NULL;
+	out->nb = out->cap = 0;
+	for (pass = 0; pass < 2; pass++) { /* count, then fill */
+		if (pass) {
+			if (!m)
+				return 0;
+			if (!(out->hb = em_arena_alloc(ar, m)))
+				return -ENOMEM;
+			out->cap = m;
+		}
+		for (i = j = 0; i < cur->nb || j < prev->nb;) {
+			uint64_t n;
+			uint32_t b;
+
+			if (j == prev->nb || (i < cur->nb && cur->hb[i].b < prev->hb[j].b)) {
+				b = cur->hb[i].b;
+				n = cur->hb[i++].n;
+			} else if (i == cur->nb || prev->hb[j].b < cur->hb[i].b) {
+				b = prev->hb[j].b;
+				n = -prev->hb[j++].n;
+			} else {
+				b = cur->hb[i].b;
+				n = cur->hb[i++].n - prev->hb[j++].n;
+			}
+			if (!n)
+				continue;
+			if (!pass)
+				m++;
+			else
+				out->hb[out->nb++] = (struct em_hb){ .n = n, .b = b };
+		}
+	}
+	return 0;
+}
+
+int em_stats_sub(struct em_arena *ar, struct em_rstats *out, const struct em_rstats *cur,
+		 const struct em_rstats *prev, uint32_t *approx_out)
 {
 	uint64_t lo, hi;
-	uint32_t approx = 0, b, first, last;
+	uint32_t approx = 0, first, last;
 
+	*approx_out = 0;
 	out->count = cur->count - prev->count;
 	out->lat_count = cur->lat_count - prev->lat_count;
 	out->lat_sum = cur->lat_sum - prev->lat_sum;
-	for (b = 0; b < EM_HIST_BUCKETS; b++) /* branch-free: the compiler vectorises it */
-		out->hist[b] = cur->hist[b] - prev->hist[b];
+	if (sub_buckets(ar, out, cur, prev))
+		return -ENOMEM;
 	out->lat_min = out->lat_max = 0;
 	if (!out->lat_count)
 		return 0;
@@ -218,11 +494,10 @@ uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const st
 		out->lat_max = cur->lat_max;
 		return 0;
 	}
-	for (first = 0; first < EM_HIST_BUCKETS && !out->hist[first]; first++)
-		;
-	for (last = EM_HIST_BUCKETS - 1; last > first && !out->hist[last]; last--)
-		;
-	if (first == EM_HIST_BUCKETS) {
+	if (out->nb) {
+		first = out->hb[0].b;
+		last = out->hb[out->nb - 1].b;
+	} else {
 		/* buckets read before the counts moved: only the run's extremes bound it */
 		first = 0;
 		last = EM_HIST_BUCKETS - 1;
@@ -253,7 +528,8 @@ uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const st
 		out->lat_min = out->lat_sum - out->lat_max;
 		approx = 0;
 	}
-	return approx;
+	*approx_out = approx;
+	return 0;
 }
 
 int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
@@ -264,6 +540,7 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 	if (!prev)
 		return em_snapshot_copy(out, cur);
 	out->nrows = 0; /* out's buffers are reused */
+	em_arena_reset(&out->hist);
 	if (em_snapshot_reserve(out, cur->nrows))
 		return -ENOMEM;
 	out->meta = cur->meta;
@@ -272,6 +549,7 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		return -ENOMEM;
 	for (i = 0; i < EM_CNT__MAX; i++)
 		out->counters[i] = cur->counters[i] - prev->counters[i];
+	out->counters[EM_CNT_MAP_BYTES] = cur->counters[EM_CNT_MAP_BYTES]; /* a gauge */
 	for (i = 0; i < cur->nrows; i++) {
 		const struct em_row *c = &cur->rows[i];
 		const struct em_row *p = em_snapshot_find(prev, c->isa, c->reason, c->tgid, c->vcpu);
@@ -283,10 +561,13 @@ int em_snapshot_delta(struct em_snapshot *out, const struct em_snapshot *cur,
 		if (!o)
 			return -ENOMEM;
 		if (p) {
-			o->approx = em_stats_sub(&o->st, &c->st, &p->st);
+			if (em_stats_sub(&out->hist, &o->st, &c->st, &p->st, &o->approx))
+				return -ENOMEM;
 		} else {
 			o->st = c->st; /* new in the interval: all of it, with its own bounds */
 			o->approx = c->approx;
+			if (copy_buckets(&out->hist, &o->st))
+				return -ENOMEM;
 		}
 	}
 	return 0;

@@ -21,6 +21,19 @@
 #define EM_MAX_PARAMS 16
 
 /*
+ * The (bucket, count) pairs of rows (hist.h) live in an arena owned by a
+ * snapshot (em_snapshot.hist) or by the caller: chunks that never move,
+ * freed all at once, so a row (and a copy of the struct) stays valid while
+ * its arena lives, and a run loop that resets its snapshots every refresh
+ * allocates nothing new. Two row structs copied from one another share
+ * their pairs: add to one of them only.
+ */
+struct em_arena_chunk;
+struct em_arena {
+	struct em_arena_chunk *head, *cur; /* cur: the chunk being filled */
+};
+
+/*
  * Rows with tgid == EM_ANY_PID and vcpu == EM_ANY_VCPU are the per-reason
  * totals and are always present for every reason seen. With --per-vm the
  * snapshot also has rows (tgid, EM_ANY_VCPU); with --per-vcpu rows
@@ -32,7 +45,7 @@ struct em_row {
 	uint32_t tgid;   /* EM_ANY_PID unless --per-vm */
 	uint32_t vcpu;   /* EM_ANY_VCPU unless --per-vcpu */
 	uint32_t approx; /* EM_APPROX_MIN/MAX: lat_min/lat_max are histogram bounds */
-	struct em_stats st; /* summed over CPUs */
+	struct em_rstats st; /* summed over CPUs; buckets in the snapshot's arena */
 };
 
 struct em_param {
@@ -85,6 +98,7 @@ struct em_snapshot {
 	uint32_t *index;  /* slots: row index + 1, 0 = empty */
 	size_t index_cap; /* power of two, >= 2 * nindexed; 0 = none */
 	size_t nindexed;
+	struct em_arena hist; /* the rows' pairs; reset when rows restart (nrows = 0, then em_snapshot_row) */
 	struct em_labels labels; /* VM and vCPU names of the breakdown rows */
 };
 
@@ -109,8 +123,31 @@ const struct em_row *em_snapshot_find(const struct em_snapshot *s, uint32_t isa,
  * earlier row already has (dup may be NULL).
  */
 int em_snapshot_reindex(struct em_snapshot *s, size_t *dup);
-/* Adds b's stats into a (count, sums, min, max, histogram). */
+/* Adds b's stats into a (count, sums, min, max, histogram): dense, the collector's per-CPU sum. */
 void em_stats_add(struct em_stats *a, const struct em_stats *b);
+
+void em_arena_free(struct em_arena *a);
+/* Forgets every allocation (their memory is reused): nothing may point into a any more. */
+void em_arena_reset(struct em_arena *a);
+/* Room for n <= EM_HIST_BUCKETS pairs, NULL on ENOMEM. */
+struct em_hb *em_arena_alloc(struct em_arena *a, uint32_t n);
+
+/* a += b, a's new buckets in arena ar: 0 or -ENOMEM (a unchanged). */
+int em_rstats_add(struct em_arena *ar, struct em_rstats *a, const struct em_rstats *b);
+/* The same with b dense (the collector's sum over CPUs). */
+int em_rstats_add_dense(struct em_arena *ar, struct em_rstats *a, const struct em_stats *b);
+/* n samples in native bucket b (no other field changes): 0 or -ENOMEM. */
+int em_rstats_add_bucket(struct em_arena *ar, struct em_rstats *a, uint32_t b, uint64_t n);
+/* Adds n latency samples of lat ns, as em_stats_add_latency() does to the dense form. */
+int em_rstats_add_latency(struct em_arena *ar, struct em_rstats *a, uint64_t lat, uint64_t n);
+/* Samples in native bucket b. */
+uint64_t em_rstats_bucket(const struct em_rstats *a, uint32_t b);
+/* Dense a += sparse b: sums without allocating (the TOTAL line's latency). */
+void em_stats_add_rstats(struct em_stats *a, const struct em_rstats *b);
+/* out = d's values, its pairs in buf (no arena: out lives as long as buf). */
+void em_rstats_view(struct em_rstats *out, const struct em_stats *d, struct em_hb buf[EM_HIST_BUCKETS]);
+/* The collector's row add: r += st, r's buckets in s's arena. 0 or -ENOMEM. */
+int em_snapshot_add_stats(struct em_snapshot *s, struct em_row *r, const struct em_stats *st);
 /*
  * The interval out = cur - prev of two cumulative readings of one row.
  * Counts, sums and the histogram subtract exactly. Min and max of the
@@ -119,10 +156,12 @@ void em_stats_add(struct em_stats *a, const struct em_stats *b);
  * samples with one extreme exact (the other = sum - it), or an extreme
  * bucket holding one value. Otherwise they are bounds from the interval's
  * histogram: min = the lower bound of its lowest non-empty bucket, max =
- * the upper bound of its highest, both within [cur min, cur max]. Returns
- * the EM_APPROX_* bits of the fields that are bounds.
+ * the upper bound of its highest, both within [cur min, cur max]. Sets
+ * *approx to the EM_APPROX_* bits of the fields that are bounds. out's
+ * buckets are allocated in ar; 0 or -ENOMEM. Walks only non-empty buckets.
  */
-uint32_t em_stats_sub(struct em_stats *out, const struct em_stats *cur, const struct em_stats *prev);
+int em_stats_sub(struct em_arena *ar, struct em_rstats *out, const struct em_rstats *cur,
+		 const struct em_rstats *prev, uint32_t *approx);
 /* Room for n rows (and their index) without further allocation: 0 or -ENOMEM. */
 int em_snapshot_reserve(struct em_snapshot *s, size_t n);
 /*

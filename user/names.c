@@ -44,7 +44,15 @@ struct em_names {
 	uint64_t tick;
 	struct vm_ent *ents;
 	size_t nents;
+	void (*resolved_hook)(void *); /* tests: runs between a resolution and its re-check */
+	void *hook_arg;
 };
+
+void em_names_set_resolved_hook(struct em_names *n, void (*fn)(void *), void *arg)
+{
+	n->resolved_hook = fn;
+	n->hook_arg = arg;
+}
 
 static uint64_t now_ns(void)
 {
@@ -755,7 +763,29 @@ static struct vm_ent *vm_get(struct em_names *n, uint32_t pid)
 		return e; /* exited processes keep their last name */
 	}
 	e->used = ++n->tick;
-	resolve_name(n, e);
+	/*
+	 * The name is read from several files after the start time: if the
+	 * pid passed to another process meanwhile, the name may be the new
+	 * one's. A second reading of the start time tells; then resolve the
+	 * new process once more, and give up (no name) if it moves again.
+	 */
+	for (i = 0; i < 2; i++) {
+		uint64_t again;
+
+		resolve_name(n, e);
+		if (n->resolved_hook)
+			n->resolved_hook(n->hook_arg);
+		if (proc_start(n, pid, &again) && again == e->start)
+			break;
+		e->src = EM_NAME_NONE;
+		e->name[0] = '\0';
+		if (!proc_start(n, pid, &again)) {
+			e->gone = true; /* gone meanwhile: nothing trustworthy to say */
+			break;
+		}
+		ent_reset(e, pid, again);
+		e->used = n->tick;
+	}
 	e->name_at = t;
 	return e;
 }

@@ -50,6 +50,8 @@ struct em_names;
 /* NULL or "/" = the real system. NULL on ENOMEM. */
 struct em_names *em_names_new(const char *root);
 void em_names_free(struct em_names *n);
+/* Tests: fn(arg) runs after each name resolution, before its start time is read again. */
+void em_names_set_resolved_hook(struct em_names *n, void (*fn)(void *), void *arg);
 /* How long an unresolved name or a vCPU-table miss waits before it is tried again (default 1 s). */
 void em_names_set_retry_ns(struct em_names *n, uint64_t ns);
 

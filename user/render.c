@@ -72,12 +72,18 @@ static const struct em_row **sorted_rows(const struct em_snapshot *v, bool total
 	return rows;
 }
 
-/* Merges the non-idle total rows: the TOTAL line's latency (and its bounds). */
-static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count)
+/*
+ * Merges the non-idle total rows: the TOTAL line's latency (and its
+ * bounds). Summed dense on the stack, its pairs in buf: nothing to fail.
+ */
+static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *count,
+		       struct em_hb buf[EM_HIST_BUCKETS])
 {
+	struct em_stats sum;
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
+	memset(&sum, 0, sizeof(sum));
 	*count = 0;
 	for (i = 0; i < v->nrows; i++) {
 		const struct em_row *r = &v->rows[i];
@@ -86,10 +92,11 @@ static void busy_total(const struct em_snapshot *v, struct em_row *t, uint64_t *
 			continue;
 		*count += r->st.count;
 		if (!row_idle(r)) {
-			em_stats_add(&t->st, &r->st);
+			em_stats_add_rstats(&sum, &r->st);
 			t->approx |= r->approx;
 		}
 	}
+	em_rstats_view(&t->st, &sum, buf);
 }
 
 static void fmt_us(char *buf, size_t len, uint64_t ns, bool have)
@@ -111,7 +118,7 @@ static void fmt_max(char *buf, size_t len, const struct em_row *r)
 
 static void print_lat(FILE *f, const struct em_row *r)
 {
-	const struct em_stats *st = &r->st;
+	const struct em_rstats *st = &r->st;
 	char a[32], p50[32], p99[32], mx[32];
 	bool have = st->lat_count > 0;
 
@@ -136,6 +143,9 @@ static void print_counters(FILE *f, const uint64_t *c)
 	if (c[EM_CNT_RECURSION_MISSES])
 		fprintf(f, "warning: %llu kvm events not seen (the kernel skipped the programs: recursion_misses)\n",
 			(unsigned long long)c[EM_CNT_RECURSION_MISSES]);
+	if (c[EM_CNT_HIST_CARRY_LOST])
+		fprintf(f, "warning: %llu latency buckets are 2^32 samples low (a u32 bucket wrapped with the carry table full)\n",
+			(unsigned long long)c[EM_CNT_HIST_CARRY_LOST]);
 }
 
 void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
@@ -143,13 +153,14 @@ void em_render_table(FILE *f, const struct em_snapshot *v, const struct em_view_
 	size_t n, nb, i;
 	const struct em_row **rows = sorted_rows(v, true, &n);
 	const struct em_row **brows = sorted_rows(v, false, &nb);
+	struct em_hb busy_hb[EM_HIST_BUCKETS];
 	struct em_row busy;
 	uint64_t total;
 	bool any_idle = false, any_approx = false;
 	char num[32], name[96];
 	double period = ctx->period_s > 0 ? ctx->period_s : 0;
 
-	busy_total(v, &busy, &total);
+	busy_total(v, &busy, &total, busy_hb);
 	fprintf(f, "exitmon %s: %s", ctx->type, em_isa_name(v->meta.isa ? v->meta.isa : ctx->isa) ?: "unknown isa");
 	if (ctx->attach)
 		fprintf(f, ", %s", ctx->attach);
@@ -311,18 +322,18 @@ static json_t *jset_all(json_t *o, struct jmember *m, size_t n, char *err, size_
 	return o;
 }
 
-static json_t *hist_json(const struct em_stats *st)
+static json_t *hist_json(const struct em_rstats *st)
 {
 	json_t *hist = json_array();
-	unsigned b;
+	uint32_t i;
 
-	for (b = 0; hist && b < EM_HIST_BUCKETS; b++) {
+	for (i = 0; hist && i < st->nb; i++) {
 		json_t *n;
 
-		if (!st->hist[b])
+		if (!st->hb[i].n) /* a sum that wrapped to 0: empty, as the dense form showed it */
 			continue;
-		n = em_json_u64(st->hist[b]);
-		if (!n || json_array_append_new(hist, json_pack("[Io]", (json_int_t)b, n))) {
+		n = em_json_u64(st->hb[i].n);
+		if (!n || json_array_append_new(hist, json_pack("[Io]", (json_int_t)st->hb[i].b, n))) {
 			json_decref(hist);
 			return NULL;
 		}
@@ -332,7 +343,7 @@ static json_t *hist_json(const struct em_stats *st)
 
 json_t *em_json_row(const struct em_row *r, const struct em_json_row_opts *o, char *err, size_t errlen)
 {
-	const struct em_stats *st = &r->st;
+	const struct em_rstats *st = &r->st;
 	bool have = st->lat_count > 0, derived = o && o->derived;
 	char name[96];
 	struct jmember m[24] = {
@@ -393,25 +404,91 @@ static json_t *ns_json(double s)
 	return json_integer(s > 0 ? (json_int_t)(s * 1e9 + 0.5) : 0);
 }
 
+/* A compact dump of a one-object document: its members without the braces. */
+static char *members(json_t *o)
+{
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (!t)
+		return NULL;
+	n = strlen(t); /* "{...}" */
+	memmove(t, t + 1, n - 2);
+	t[n - 2] = '\0';
+	return t;
+}
+
+/* The text of a JSON line, grown by doubling. */
+struct line {
+	char *p;
+	size_t len, cap;
+};
+
+/* Room for n more bytes: 0 or -1. */
+static int line_room(struct line *l, size_t n)
+{
+	size_t cap = l->cap ? l->cap : 4096;
+	char *p;
+
+	while (cap - l->len < n)
+		cap *= 2;
+	if (cap == l->cap)
+		return 0;
+	if (!(p = realloc(l->p, cap)))
+		return -1;
+	l->p = p;
+	l->cap = cap;
+	return 0;
+}
+
+static int line_put(struct line *l, const char *s, size_t n)
+{
+	if (line_room(l, n))
+		return -1;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+	return 0;
+}
+
+/* Appends o's compact dump (consumed). */
+static int line_json(struct line *l, json_t *o)
+{
+	size_t n;
+
+	if (!o || line_room(l, 1024)) {
+		json_decref(o);
+		return -1;
+	}
+	n = json_dumpb(o, l->p + l->len, l->cap - l->len, JSON_COMPACT);
+	if (n > l->cap - l->len && !line_room(l, n)) /* did not fit: again, with room */
+		n = json_dumpb(o, l->p + l->len, l->cap - l->len, JSON_COMPACT);
+	json_decref(o);
+	if (!n || n > l->cap - l->len)
+		return -1;
+	l->len += n;
+	return 0;
+}
+
+/*
+ * One line: the head's members, "rows" dumped one row at a time (a
+ * refresh with 65,536 breakdown keys never builds their tree, only their
+ * text), then total and counters. Written in one piece, or not at all.
+ */
 int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ctx *ctx)
 {
 	const char *attach = ctx->attach ? ctx->attach : v->meta.attach[0] ? v->meta.attach : NULL;
 	struct em_json_row_opts ro = { .derived = true, .period_s = ctx->period_s, .labels = &v->labels };
-	json_t *root, *rows = json_array(), *tot;
+	struct em_hb busy_hb[EM_HIST_BUCKETS];
+	struct line l = { 0 };
+	char *head = NULL, *tail = NULL;
 	struct em_row busy;
+	json_t *tot;
 	char err[128];
 	size_t i;
-	int rc;
+	int rc = -1;
 
-	busy_total(v, &busy, &ro.total);
-	for (i = 0; rows && i < v->nrows; i++) {
-		json_t *o = em_json_row(&v->rows[i], &ro, err, sizeof(err));
-
-		if (!o || json_array_append_new(rows, o)) {
-			json_decref(rows);
-			rows = NULL;
-		}
-	}
+	busy_total(v, &busy, &ro.total, busy_hb);
 	/* count is all exits; the latency fields leave the idle reasons out */
 	tot = em_json_row(&busy, &ro, err, sizeof(err));
 	if (tot) {
@@ -428,7 +505,7 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 		json_object_del(tot, "idle");
 	}
 	{
-		struct jmember m[] = {
+		struct jmember h[] = {
 			{ "format", json_string(EM_JSON_REPORT) },
 			{ "version", json_integer(EM_JSON_VERSION) },
 			{ "type", json_string(ctx->type) },
@@ -437,19 +514,29 @@ int em_render_json(FILE *f, const struct em_snapshot *v, const struct em_view_ct
 			{ "period_ns", ns_json(ctx->period_s) },
 			{ "elapsed_ns", ns_json(ctx->elapsed_s) },
 			{ "duration_ns", em_json_u64(v->meta.duration_ns) },
-			{ "rows", rows },
+		};
+		struct jmember t[] = {
 			{ "total", tot },
 			{ "counters", em_json_counters(v->counters, err, sizeof(err)) },
 		};
 
-		root = jset_all(json_object(), m, sizeof(m) / sizeof(m[0]), err, sizeof(err));
+		head = members(jset_all(json_object(), h, sizeof(h) / sizeof(h[0]), err, sizeof(err)));
+		tail = members(jset_all(json_object(), t, sizeof(t) / sizeof(t[0]), err, sizeof(err)));
 	}
-	if (!root)
-		return -1;
-	rc = json_dumpf(root, f, JSON_COMPACT);
-	json_decref(root);
-	if (rc || fputc('\n', f) == EOF)
-		return -1;
-	fflush(f);
-	return 0;
+	/* ~500 bytes a row: one allocation in the usual case */
+	if (!head || !tail || line_room(&l, strlen(head) + strlen(tail) + 64 + v->nrows * 512) ||
+	    line_put(&l, "{", 1) || line_put(&l, head, strlen(head)) || line_put(&l, ",\"rows\":[", 9))
+		goto out;
+	for (i = 0; i < v->nrows; i++)
+		if ((i && line_put(&l, ",", 1)) || line_json(&l, em_json_row(&v->rows[i], &ro, err, sizeof(err))))
+			goto out;
+	if (line_put(&l, "],", 2) || line_put(&l, tail, strlen(tail)) || line_put(&l, "}\n", 2))
+		goto out;
+	if (fwrite(l.p, 1, l.len, f) == l.len && !fflush(f))
+		rc = 0;
+out:
+	free(head);
+	free(tail);
+	free(l.p);
+	return rc;
 }

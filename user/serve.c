@@ -5,6 +5,7 @@
  * background refresh, and no locking (the collector has one user).
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +23,48 @@
 #include "safefile.h"
 #include "serve.h"
 #include "sysinfo.h"
+
+/*
+ * libmicrohttpd is loaded by `serve`, not linked: linked, it and the GnuTLS
+ * it pulls in (whose constructor runs at exec) cost every exitmon command,
+ * `run` included, 3 MiB of resident memory (docs/performance.md). The
+ * functions serve calls, with libmicrohttpd's own prototypes.
+ */
+#define EM_MHD_SONAME "libmicrohttpd.so.12" /* Debian 12: package libmicrohttpd12 */
+static struct {
+	__typeof__(&MHD_start_daemon) start_daemon;
+	__typeof__(&MHD_stop_daemon) stop_daemon;
+	__typeof__(&MHD_create_response_from_buffer) create_response_from_buffer;
+	__typeof__(&MHD_add_response_header) add_response_header;
+	__typeof__(&MHD_queue_response) queue_response;
+	__typeof__(&MHD_destroy_response) destroy_response;
+	__typeof__(&MHD_lookup_connection_value) lookup_connection_value;
+} mhd;
+
+static int mhd_load(char *err, size_t errlen)
+{
+	void *h = dlopen(EM_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(err, errlen, "cannot load %s (Debian package libmicrohttpd12): %s",
+			 EM_MHD_SONAME, dlerror());
+		return -1;
+	}
+#define EM_MHD_SYM(f)                                                                   \
+	if (!(*(void **)&mhd.f = dlsym(h, "MHD_" #f))) {                                \
+		snprintf(err, errlen, "%s has no MHD_" #f ": %s", EM_MHD_SONAME, dlerror()); \
+		return -1;                                                              \
+	}
+	EM_MHD_SYM(start_daemon)
+	EM_MHD_SYM(stop_daemon)
+	EM_MHD_SYM(create_response_from_buffer)
+	EM_MHD_SYM(add_response_header)
+	EM_MHD_SYM(queue_response)
+	EM_MHD_SYM(destroy_response)
+	EM_MHD_SYM(lookup_connection_value)
+#undef EM_MHD_SYM
+	return 0; /* the library stays loaded for the process */
+}
 
 struct server {
 	const struct em_opts *o;
@@ -80,37 +123,6 @@ bad:
 	return -1;
 }
 
-/* Kernel memory of the maps: the memlock line of each map's fdinfo. */
-static int64_t map_bytes(const struct em_collector *col)
-{
-	static const char *const maps[] = { "stats", "other_stats", "breakdown", "pending_fast",
-					    "pending", "counters" };
-	int64_t total = 0;
-	unsigned i;
-
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = em_collector_map_fd(col, maps[i]);
-		char path[64], line[128];
-		long long v = -1;
-		FILE *f;
-
-		if (fd < 0)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-		f = fopen(path, "re");
-		if (!f)
-			return -1;
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "memlock: %lld", &v) == 1)
-				break;
-		fclose(f);
-		if (v < 0)
-			return -1;
-		total += v;
-	}
-	return total;
-}
-
 /* --- HTTP ------------------------------------------------------------- */
 
 static const char landing[] =
@@ -124,7 +136,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(len, body,
+	r = mhd.create_response_from_buffer(len, body,
 					    owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		if (owned)
@@ -132,11 +144,11 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 		return MHD_NO;
 	}
 	/* every response has a Content-Type: Prometheus 3 fails scrapes without one */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
+		mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = mhd.queue_response(c, status, r);
+	mhd.destroy_response(r);
 	return ret;
 }
 
@@ -147,7 +159,7 @@ static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const cha
 
 static enum MHD_Result scrape(struct server *sv, struct MHD_Connection *c)
 {
-	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *accept = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	enum em_metrics_format fmt = em_metrics_negotiate(accept);
 	struct em_metrics_ctx ctx = {
 		.version = EXITMON_VERSION,
@@ -230,6 +242,10 @@ int cmd_serve(const struct em_opts *o)
 		em_err("%s", err);
 		return EM_EXIT_USAGE;
 	}
+	if (mhd_load(err, sizeof(err))) {
+		em_err("%s", err);
+		return EM_EXIT_FAIL;
+	}
 	/* as run: checked before attaching, and an existing path is never touched */
 	if (o->ready_file && (rc = em_safefile_open(&ready, o->ready_file, false, err, sizeof(err)))) {
 		em_err("cannot create ready file %s: %s", o->ready_file,
@@ -250,7 +266,7 @@ int cmd_serve(const struct em_opts *o)
 	sv.cur.meta.isa = o->isa;
 	sv.cur.meta.filters = o->filters;
 	sv.mst.max_series = o->max_series;
-	sv.map_bytes = map_bytes(sv.col);
+	sv.map_bytes = (int64_t)em_collector_map_bytes(sv.col);
 
 	/* the HTTP thread inherits the mask: only this thread takes the signals */
 	sigemptyset(&set);
@@ -265,7 +281,7 @@ int cmd_serve(const struct em_opts *o)
 	if (o->verbose)
 		flags |= MHD_USE_ERROR_LOG;
 	errno = 0;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &sv,
+	d = mhd.start_daemon(flags, 0, NULL, NULL, handle, &sv,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)EM_SERVE_MAX_CONNECTIONS,
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)EM_SERVE_MAX_PER_IP,
@@ -298,7 +314,7 @@ int cmd_serve(const struct em_opts *o)
 	rc = EM_EXIT_OK;
 out:
 	if (d)
-		MHD_stop_daemon(d);
+		mhd.stop_daemon(d);
 	em_collector_close(sv.col);
 	em_snapshot_free(&sv.cur);
 	em_metrics_state_free(&sv.mst);
@@ -317,7 +333,7 @@ int em_textfile_update(const struct em_opts *o, const struct em_collector *col,
 		.version = EXITMON_VERSION,
 		.attach = em_collector_attach_name(col),
 		.collect_seconds = -1, /* no scrape: the gauge is left out */
-		.map_bytes = map_bytes(col),
+		.map_bytes = (int64_t)em_collector_map_bytes(col),
 	};
 	char err[512];
 

@@ -23,8 +23,10 @@
 #include "safefile.h"
 
 int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
+_Thread_local bool em_snapshot_whole_tree;
+_Thread_local unsigned long em_snapshot_plain_rows;
 
-_Static_assert(EM_CNT__MAX == 8, "update em_counter_names and docs/snapshots.md");
+_Static_assert(EM_CNT__MAX == 10, "update em_counter_names and docs/snapshots.md");
 
 struct ctx {
 	char *err;
@@ -429,7 +431,7 @@ static int parse_filters(const json_t *root, struct em_filters *f, struct ctx *c
  * the file is refused saying so.
  */
 static int parse_hist(const json_t *row, const char *where, const struct em_hist_layout *l,
-		      struct em_stats *st, struct ctx *c)
+		      struct em_arena *ar, struct em_rstats *st, struct ctx *c)
 {
 	uint64_t sum = 0;
 	int64_t prev = -1, nb = em_layout_buckets(l);
@@ -439,6 +441,12 @@ static int parse_hist(const json_t *row, const char *where, const struct em_hist
 
 	if (rc)
 		return rc;
+	/* the pairs increase, so their native buckets never decrease: room for all, once */
+	if (json_array_size(hist)) {
+		st->cap = json_array_size(hist) < EM_HIST_BUCKETS ? (uint32_t)json_array_size(hist) : EM_HIST_BUCKETS;
+		if (!(st->hb = em_arena_alloc(ar, st->cap)))
+			return nomem(c);
+	}
 	json_array_foreach(hist, i, pair) {
 		char key[32];
 		int64_t b, n;
@@ -476,7 +484,8 @@ static int parse_hist(const json_t *row, const char *where, const struct em_hist
 				    where, key, b, em_layout_lower(l, (uint32_t)b), hi, l->sub_bits, l->max_log2,
 				    EM_HIST_SUB_BITS, EM_HIST_MAX_LOG2);
 		}
-		st->hist[to] += (uint64_t)n;
+		if (em_rstats_add_bucket(ar, st, to, (uint64_t)n))
+			return nomem(c);
 	}
 	if (sum != st->lat_count)
 		return fail(c, -EINVAL, "%s.hist: buckets sum to %" PRIu64 " but lat_count is %" PRIu64, where, sum,
@@ -554,10 +563,10 @@ static int get_approx(const json_t *o, const char *where, const char *key, uint3
 	return 0;
 }
 
-static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_row *r,
-		     struct ctx *c)
+static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, struct em_arena *ar,
+		     struct em_row *r, struct ctx *c)
 {
-	struct em_stats *st = &r->st;
+	struct em_rstats *st = &r->st;
 	char where[32];
 	int64_t vcpu;
 	uint64_t v[5];
@@ -590,7 +599,7 @@ static int parse_row(const json_t *o, size_t i, const struct em_hist_layout *l, 
 	if ((rc = get_approx(o, where, "lat_min_approx", EM_APPROX_MIN, &r->approx, c)) ||
 	    (rc = get_approx(o, where, "lat_max_approx", EM_APPROX_MAX, &r->approx, c)))
 		return rc;
-	return parse_hist(o, where, l, st, c);
+	return parse_hist(o, where, l, ar, st, c);
 }
 
 /* Builds the row index, which also finds two rows with the same identity. */
@@ -625,7 +634,7 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 	size_t i;
 
 	for (i = 0; i < s->nrows; i++) {
-		const struct em_stats *st = &s->rows[i].st;
+		const struct em_rstats *st = &s->rows[i].st;
 		int ovf;
 
 		if (em_row_is_total(&s->rows[i]))
@@ -640,7 +649,8 @@ static int check_totals(const struct em_snapshot *s, struct ctx *c)
 	return 0;
 }
 
-static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
+/* Everything before the rows (the header), and that "rows" is an array. */
+static int from_json_head(const json_t *root, struct em_snapshot *s, struct ctx *c)
 {
 	struct em_meta *m = &s->meta;
 	json_t *v, *counters = NULL, *rows = NULL;
@@ -686,33 +696,57 @@ static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
 	    (rc = get(root, "", "counters", JSON_OBJECT, "an object", &counters, c)))
 		return rc;
 	for (i = 0; i < EM_CNT__MAX; i++)
-		if (i == EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
+		if (i >= EM_CNT_RECURSION_MISSES && !json_object_get(counters, em_counter_names[i]))
 			s->counters[i] = 0; /* a snapshot from before exitmon had it */
 		else if ((rc = get_u64(counters, "counters", em_counter_names[i], &s->counters[i], c)))
 			return rc;
 
-	if ((rc = get(root, "", "rows", JSON_ARRAY, "an array", &rows, c)))
-		return rc;
-	if (json_array_size(rows) > EM_SNAPSHOT_MAX_ROWS)
-		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", json_array_size(rows),
-			    EM_SNAPSHOT_MAX_ROWS);
-	if (json_array_size(rows)) {
-		s->rows = calloc(json_array_size(rows), sizeof(*s->rows));
+	return get(root, "", "rows", JSON_ARRAY, "an array", &rows, c);
+}
+
+/* Room for n rows, checked against the limit. */
+static int alloc_rows(struct em_snapshot *s, size_t n, struct ctx *c)
+{
+	if (n > EM_SNAPSHOT_MAX_ROWS)
+		return fail(c, -EINVAL, "too many rows (%zu, at most %u)", n, EM_SNAPSHOT_MAX_ROWS);
+	if (n) {
+		s->rows = calloc(n, sizeof(*s->rows));
 		if (!s->rows)
 			return nomem(c);
-		s->cap = json_array_size(rows);
+		s->cap = n;
 	}
+	return 0;
+}
+
+/* What follows the rows: sums, names (vms, optional: runs without names have none), duplicates. */
+static int from_json_tail(const json_t *vms, struct em_snapshot *s, struct ctx *c)
+{
+	int rc;
+
+	if ((rc = check_totals(s, c)))
+		return rc;
+	if (vms && (rc = em_labels_from_json(vms, &s->labels, c->err, c->errlen)))
+		return rc;
+	return check_duplicates(s, c);
+}
+
+static int from_json(const json_t *root, struct em_snapshot *s, struct ctx *c)
+{
+	json_t *rows, *v;
+	size_t i;
+	int rc;
+
+	if ((rc = from_json_head(root, s, c)))
+		return rc;
+	rows = json_object_get(root, "rows");
+	if ((rc = alloc_rows(s, json_array_size(rows), c)))
+		return rc;
 	json_array_foreach(rows, i, v) {
-		if ((rc = parse_row(v, i, &m->hist_layout, &s->rows[i], c)))
+		if ((rc = parse_row(v, i, &s->meta.hist_layout, &s->hist, &s->rows[i], c)))
 			return rc;
 		s->nrows++;
 	}
-	if ((rc = check_totals(s, c)))
-		return rc;
-	v = json_object_get(root, "vms"); /* optional: runs without names have none */
-	if (v && (rc = em_labels_from_json(v, &s->labels, c->err, c->errlen)))
-		return rc;
-	return check_duplicates(s, c);
+	return from_json_tail(json_object_get(root, "vms"), s, c);
 }
 
 /*
@@ -762,22 +796,27 @@ __attribute__((constructor)) static void json_alloc_init(void)
 	json_set_alloc_funcs(json_alloc, json_release);
 }
 
-static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+/* jansson's parse of buf under the memory budget (EM_PARSE_MEM_FACTOR times len_all). */
+static json_t *load_budget(const char *buf, size_t len, size_t len_all, json_error_t *je)
+{
+	json_t *v;
+
+	parse_budget = len_all * EM_PARSE_MEM_FACTOR + (1u << 20);
+	parse_used = 0;
+	parse_over = false;
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, je);
+	parse_budget = 0;
+	return v;
+}
+
+/* The whole document as one jansson tree: the reference, and every error's wording. */
+static int parse_tree(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
 {
 	json_error_t je;
 	json_t *root;
 	int rc;
 
-	em_snapshot_init(s);
-	if (len == 0)
-		return fail(c, -EINVAL, "empty file, not a snapshot");
-	if (len > EM_SNAPSHOT_MAX_BYTES)
-		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
-	parse_budget = len * EM_PARSE_MEM_FACTOR + (1u << 20);
-	parse_used = 0;
-	parse_over = false;
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-	parse_budget = 0;
+	root = load_budget(buf, len, len, &je);
 	if (!root && parse_over)
 		return fail(c, -EINVAL, "not a snapshot: parsing it would take more than %d times its size in memory",
 			    EM_PARSE_MEM_FACTOR);
@@ -790,6 +829,412 @@ static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx 
 	}
 	rc = from_json(root, s, c);
 	json_decref(root);
+	return rc;
+}
+
+/*
+ * The fast path's scanner: it finds the spans of values without checking
+ * them (jansson does that, span by span). NULL when it is lost (an
+ * unterminated string, nesting deeper than EM_SCAN_DEPTH, the end).
+ */
+#define EM_SCAN_DEPTH 64
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the string that starts at p ('"'). */
+static const char *skip_str(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			if (++p == end) /* the escaped character */
+				break;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* The characters value_end() stops at; it skips the others in a tight loop. */
+static const bool scan_stop[256] = {
+	['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true, [','] = true,
+};
+
+/* The ',', ']' or '}' that ends the value starting at p. */
+static const char *value_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	while (p < end) {
+		while (p < end && !scan_stop[(unsigned char)*p])
+			p++;
+		if (p == end)
+			break;
+		if (*p == '"') {
+			if (!(p = skip_str(p, end)))
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			if (++depth > EM_SCAN_DEPTH)
+				return NULL;
+		} else if (*p == '}' || *p == ']') {
+			if (!depth--)
+				return p;
+		} else if (*p == ',' && !depth) {
+			return p;
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* The '[' of the top-level key "rows" (spelled plainly), or NULL. */
+static const char *find_rows(const char *p, const char *end)
+{
+	static const char key[] = "\"rows\"";
+
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return NULL;
+	for (p++;;) {
+		const char *k = skip_ws(p, end), *q;
+
+		if (k == end || *k != '"' || !(q = skip_str(k, end)))
+			return NULL;
+		p = skip_ws(q, end);
+		if (p == end || *p != ':')
+			return NULL;
+		p = skip_ws(p + 1, end);
+		if (q - k == (ptrdiff_t)sizeof(key) - 1 && !memcmp(k, key, sizeof(key) - 1))
+			return p < end && *p == '[' ? p : NULL;
+		if (!(q = value_end(p, end)) || *q != ',')
+			return NULL;
+		p = q + 1;
+	}
+}
+
+/*
+ * A row as the save code writes it, read without jansson: every member a
+ * known key once, plain strings (no escapes, ASCII), integers of at most
+ * 18 digits, booleans, [bucket, count] pairs. Returns the ',' or ']' after
+ * the row, or NULL for anything else (a bad value, another spelling, an
+ * unknown key), which parse_row() then reads and judges with jansson: so
+ * this only ever accepts rows parse_row() accepts, with the same result.
+ */
+enum { FK_ISA, FK_REASON, FK_NAME, FK_TGID, FK_VCPU, FK_COUNT, FK_LAT_COUNT, FK_LAT_SUM, FK_LAT_MIN,
+       FK_LAT_MAX, FK_HIST, FK_MIN_APPROX, FK_MAX_APPROX, FK__N };
+#define FK(s) { s, sizeof(s) - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} fast_keys[FK__N] = {
+	FK("isa"), FK("reason"), FK("name"), FK("tgid"), FK("vcpu"), FK("count"), FK("lat_count"),
+	FK("lat_sum_ns"), FK("lat_min_ns"), FK("lat_max_ns"), FK("hist"), FK("lat_min_approx"),
+	FK("lat_max_approx"),
+};
+#undef FK
+
+#define EM_FAST_PAIRS 512 /* more [bucket, count] pairs in a row: jansson reads it */
+
+struct fcur {
+	const char *p, *end;
+};
+
+static bool fast_lit(struct fcur *f, char ch)
+{
+	f->p = skip_ws(f->p, f->end);
+	if (f->p < f->end && *f->p == ch) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
+static bool fast_word(struct fcur *f, const char *w, size_t n)
+{
+	f->p = skip_ws(f->p, f->end);
+	if ((size_t)(f->end - f->p) < n || memcmp(f->p, w, n))
+		return false;
+	f->p += n;
+	return true;
+}
+
+/* A plain string: its text in [*s, *s + *n). */
+static bool fast_str(struct fcur *f, const char **s, size_t *n)
+{
+	const char *p;
+
+	if (!fast_lit(f, '"'))
+		return false;
+	for (p = f->p; p < f->end && *p != '"'; p++)
+		if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+			return false;
+	if (p == f->end)
+		return false;
+	*s = f->p;
+	*n = (size_t)(p - f->p);
+	f->p = p + 1;
+	return true;
+}
+
+/* An integer as jansson reads one (no leading zero, no fraction or exponent, no "-0") in [lo, hi]. */
+static bool fast_int(struct fcur *f, int64_t lo, int64_t hi, int64_t *out)
+{
+	const char *p = skip_ws(f->p, f->end), *d;
+	bool neg = false;
+	int64_t v = 0;
+
+	if (p < f->end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	for (d = p; p < f->end && *p >= '0' && *p <= '9'; p++) {
+		if (p - d == 18)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	if (p == d || (*d == '0' && p - d > 1) || (neg && !v))
+		return false;
+	if (p < f->end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return false;
+	v = neg ? -v : v;
+	if (v < lo || v > hi)
+		return false;
+	*out = v;
+	f->p = p;
+	return true;
+}
+
+static const char *fast_row(const char *p, const char *end, const struct em_hist_layout *l,
+			    struct em_arena *ar, struct em_row *r)
+{
+	struct { int64_t b, n; } pairs[EM_FAST_PAIRS];
+	struct fcur f = { p, end };
+	int64_t v[FK__N] = { 0 }, nb = em_layout_buckets(l), prev = -1;
+	uint32_t next = 0;
+	uint32_t seen = 0, approx = 0, npairs = 0, i;
+	/* the native layout's buckets are this exitmon's: nothing to re-bucket */
+	bool native = l->sub_bits == EM_HIST_SUB_BITS && l->max_log2 == EM_HIST_MAX_LOG2;
+	uint64_t sum = 0;
+
+	if (!fast_lit(&f, '{'))
+		return NULL;
+	do {
+		const char *k;
+		size_t n;
+		int key;
+
+		if (!fast_str(&f, &k, &n) || !fast_lit(&f, ':'))
+			return NULL;
+		/* saved rows have the keys in this order: try the one after the last first */
+		for (i = 0; i < FK__N; i++) {
+			key = (int)((next + i) % FK__N);
+			if (fast_keys[key].n == n && !memcmp(fast_keys[key].s, k, n))
+				break;
+		}
+		if (i == FK__N || (seen & (1u << key)))
+			return NULL; /* another key, or a duplicate */
+		next = (uint32_t)key + 1;
+		seen |= 1u << key;
+		switch (key) {
+		case FK_ISA:
+			if (!fast_str(&f, &k, &n) || n != 3 || (memcmp(k, "vmx", 3) && memcmp(k, "svm", 3)))
+				return NULL;
+			v[key] = *k == 'v' ? EM_ISA_VMX : EM_ISA_SVM;
+			break;
+		case FK_NAME:
+			if (!fast_str(&f, &k, &n))
+				return NULL;
+			break;
+		case FK_REASON:
+		case FK_TGID:
+			if (!fast_int(&f, 0, UINT32_MAX, &v[key]))
+				return NULL;
+			break;
+		case FK_VCPU:
+			if (!fast_int(&f, -1, (int64_t)EM_ANY_VCPU - 1, &v[key]))
+				return NULL;
+			break;
+		case FK_MIN_APPROX:
+		case FK_MAX_APPROX:
+			if (fast_word(&f, "true", 4))
+				approx |= key == FK_MIN_APPROX ? EM_APPROX_MIN : EM_APPROX_MAX;
+			else if (!fast_word(&f, "false", 5))
+				return NULL;
+			break;
+		case FK_HIST:
+			if (!fast_lit(&f, '['))
+				return NULL;
+			if (fast_lit(&f, ']'))
+				break;
+			do {
+				int64_t b, c;
+
+				if (npairs == EM_FAST_PAIRS || !fast_lit(&f, '[') || !fast_int(&f, 0, nb - 1, &b) ||
+				    b <= prev || !fast_lit(&f, ',') || !fast_int(&f, 0, INT64_MAX, &c) ||
+				    !fast_lit(&f, ']') || __builtin_add_overflow(sum, (uint64_t)c, &sum) ||
+				    (!native && em_hist_bucket(em_layout_lower(l, (uint32_t)b)) !=
+						    em_hist_bucket(em_layout_upper(l, (uint32_t)b))))
+					return NULL;
+				prev = b;
+				pairs[npairs].b = b;
+				pairs[npairs++].n = c;
+			} while (fast_lit(&f, ','));
+			if (!fast_lit(&f, ']'))
+				return NULL;
+			break;
+		default: /* count and the latency fields */
+			if (!fast_int(&f, 0, INT64_MAX, &v[key]))
+				return NULL;
+		}
+	} while (fast_lit(&f, ','));
+	if (!fast_lit(&f, '}'))
+		return NULL;
+	f.p = skip_ws(f.p, f.end);
+	if (f.p == f.end || (*f.p != ',' && *f.p != ']'))
+		return NULL;
+	/* every required field, and parse_row()'s checks passed */
+	if ((seen | (1u << FK_NAME) | (1u << FK_MIN_APPROX) | (1u << FK_MAX_APPROX)) != (1u << FK__N) - 1 ||
+	    v[FK_LAT_COUNT] > v[FK_COUNT] || (v[FK_LAT_COUNT] && v[FK_LAT_MIN] > v[FK_LAT_MAX]) ||
+	    sum != (uint64_t)v[FK_LAT_COUNT])
+		return NULL;
+	r->isa = (uint32_t)v[FK_ISA];
+	r->reason = (uint32_t)v[FK_REASON];
+	r->tgid = (uint32_t)v[FK_TGID];
+	r->vcpu = v[FK_VCPU] < 0 ? EM_ANY_VCPU : (uint32_t)v[FK_VCPU];
+	r->approx = approx;
+	r->st = (struct em_rstats){ .count = (uint64_t)v[FK_COUNT], .lat_count = (uint64_t)v[FK_LAT_COUNT],
+				    .lat_sum = (uint64_t)v[FK_LAT_SUM], .lat_min = (uint64_t)v[FK_LAT_MIN],
+				    .lat_max = (uint64_t)v[FK_LAT_MAX] };
+	if (npairs) {
+		r->st.cap = npairs < EM_HIST_BUCKETS ? npairs : EM_HIST_BUCKETS;
+		if (!(r->st.hb = em_arena_alloc(ar, r->st.cap)))
+			return NULL;
+	}
+	for (i = 0; i < npairs; i++)
+		if (em_rstats_add_bucket(ar, &r->st,
+					 native ? (uint32_t)pairs[i].b :
+						  em_hist_bucket(em_layout_lower(l, (uint32_t)pairs[i].b)),
+					 (uint64_t)pairs[i].n))
+			return NULL;
+	return f.p;
+}
+
+/* jansson's parse of "{" followed by text (a part of the document as an object of its own). */
+static json_t *load_part(const char *text, size_t n, size_t len_all, json_error_t *je)
+{
+	char *doc = malloc(n + 1);
+	json_t *v;
+
+	if (!doc)
+		return NULL;
+	doc[0] = '{';
+	memcpy(doc + 1, text, n);
+	v = load_budget(doc, n + 1, len_all, je);
+	free(doc);
+	return v;
+}
+
+/*
+ * The fast path (issue 12): jansson parses the members before "rows"
+ * (with "rows": [] in place of the rows) and those after it as two small
+ * objects; each row is read alone, checked, and copied into the snapshot
+ * (plain rows without jansson, fast_row()), so the tree of the whole file
+ * is never built and each byte of the rows is scanned once. Returns 0
+ * only for a document the whole-tree parse accepts with the same result:
+ * any failure (syntax, a bad field, a key of the tail also in the head,
+ * memory) returns nonzero and parse() starts again with parse_tree(),
+ * whose message is the one shown.
+ */
+static int parse_rows_apart(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+{
+	const char *end = buf + len, *open = find_rows(buf, end), *p, *q, *key;
+	json_t *head = NULL, *tail = NULL, *v;
+	json_error_t je;
+	size_t head_len;
+	int rc = -EAGAIN;
+
+	if (!open)
+		return -EAGAIN;
+	/* the head: everything up to "rows": and then []} */
+	head_len = (size_t)(open - buf);
+	if (!(p = malloc(head_len + 3)))
+		return -ENOMEM;
+	memcpy((char *)p, buf, head_len);
+	memcpy((char *)p + head_len, "[]}", 3);
+	head = load_budget(p, head_len + 3, len, &je);
+	free((char *)p);
+	if (!head || (rc = from_json_head(head, s, c)))
+		goto out;
+	rc = -EAGAIN;
+	for (p = skip_ws(open + 1, end), q = p; p < end && *p != ']'; p = q + 1) {
+		struct em_row *r;
+
+		if (s->nrows == s->cap &&
+		    (s->nrows == EM_SNAPSHOT_MAX_ROWS || em_snapshot_reserve(s, s->cap ? 2 * s->cap : 1024)))
+			goto out; /* too many rows, or memory: the whole-tree parse says which */
+		r = &s->rows[s->nrows];
+		memset(r, 0, sizeof(*r));
+		if ((q = fast_row(p, end, &s->meta.hist_layout, &s->hist, r))) {
+			em_snapshot_plain_rows++;
+		} else { /* not the plain form: jansson reads this row */
+			memset(r, 0, sizeof(*r));
+			q = value_end(p, end);
+			if (!q || *q == '}' || skip_ws(p, q) == q ||
+			    !(v = load_budget(p, (size_t)(q - p), len, &je)))
+				goto out;
+			rc = parse_row(v, s->nrows, &s->meta.hist_layout, &s->hist, r, c);
+			json_decref(v);
+			if (rc)
+				goto out;
+			rc = -EAGAIN;
+		}
+		s->nrows++;
+		if (*q == ']')
+			break;
+	}
+	if (q >= end || *q != ']')
+		goto out;
+	/* the tail: the members after the rows, as an object; none may repeat one of the head */
+	p = skip_ws(q + 1, end);
+	if (p < end && *p == ',' && (q = skip_ws(p + 1, end)) < end && *q == '"')
+		tail = load_part(q, (size_t)(end - q), len, &je);
+	else if (p < end && *p == '}')
+		tail = load_part(p, (size_t)(end - p), len, &je);
+	if (!tail)
+		goto out;
+	json_object_foreach(tail, key, v)
+		if (json_object_get(head, key))
+			goto out;
+	v = json_object_get(head, "vms");
+	rc = from_json_tail(v ? v : json_object_get(tail, "vms"), s, c);
+out:
+	json_decref(head);
+	json_decref(tail);
+	return rc;
+}
+
+static int parse(const char *buf, size_t len, struct em_snapshot *s, struct ctx *c)
+{
+	int rc;
+
+	em_snapshot_init(s);
+	if (len == 0)
+		return fail(c, -EINVAL, "empty file, not a snapshot");
+	if (len > EM_SNAPSHOT_MAX_BYTES)
+		return fail(c, -EINVAL, "too large for a snapshot (%zu bytes, max %u)", len, EM_SNAPSHOT_MAX_BYTES);
+	rc = em_snapshot_whole_tree ? -EAGAIN : parse_rows_apart(buf, len, s, c);
+	if (rc) {
+		em_snapshot_free(s);
+		em_snapshot_init(s);
+		rc = parse_tree(buf, len, s, c);
+	}
 	if (rc) {
 		em_snapshot_free(s);
 		em_snapshot_init(s);
@@ -865,6 +1310,24 @@ int em_snapshot_save(const char *path, const struct em_snapshot *s, bool force, 
 
 /* ------------------------------------------------------------------ */
 
+/* The same non-empty buckets (pairs that wrapped to 0 are empty). */
+static bool same_hist(const struct em_rstats *x, const struct em_rstats *y)
+{
+	uint32_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < x->nb && !x->hb[i].n)
+			i++;
+		while (j < y->nb && !y->hb[j].n)
+			j++;
+		if (i == x->nb || j == y->nb)
+			return i == x->nb && j == y->nb;
+		if (x->hb[i].b != y->hb[j].b || x->hb[i].n != y->hb[j].n)
+			return false;
+		i++, j++;
+	}
+}
+
 bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 {
 	const struct em_meta *x = &a->meta, *y = &b->meta;
@@ -899,7 +1362,7 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
 		    (p->st.lat_count ? p->approx : 0) != (q->st.lat_count ? q->approx : 0) ||
 		    p->st.count != q->st.count || p->st.lat_count != q->st.lat_count ||
 		    p->st.lat_sum != q->st.lat_sum || p->st.lat_min != q->st.lat_min ||
-		    p->st.lat_max != q->st.lat_max || memcmp(p->st.hist, q->st.hist, sizeof(p->st.hist)))
+		    p->st.lat_max != q->st.lat_max || !same_hist(&p->st, &q->st))
 			return false;
 	}
 	return em_labels_equal(&a->labels, &b->labels);

@@ -84,5 +84,13 @@ bool em_snapshot_equal(const struct em_snapshot *a, const struct em_snapshot *b)
  * as -errno if negative, -EIO otherwise). NULL in production.
  */
 extern int (*em_snapshot_save_hook)(const char *tmp_path, const char *path);
+/*
+ * Test hooks of the loader: em_snapshot_whole_tree makes it parse the
+ * document as one jansson tree, the reference its rows-apart path must
+ * match; em_snapshot_plain_rows counts the rows read without jansson.
+ * Per thread, as the parse's memory budget.
+ */
+extern _Thread_local bool em_snapshot_whole_tree;
+extern _Thread_local unsigned long em_snapshot_plain_rows;
 
 #endif

@@ -141,9 +141,15 @@ static int load_cfg(struct cfg *c, const char *build)
 		bool t = true;
 		struct bpf_map *bd = bpf_object__find_map_by_name(c->o, "breakdown");
 
+		struct bpf_map *bdi = bpf_object__find_map_by_name(c->o, "breakdown_index");
+		__u32 rows = 1024;
+
 		set_rodata(c->o, "breakdown_vcpu", &t, sizeof(t));
+		set_rodata(c->o, "breakdown_rows", &rows, sizeof(rows));
 		if (bd)
-			bpf_map__set_max_entries(bd, 1024);
+			bpf_map__set_max_entries(bd, rows);
+		if (bdi)
+			bpf_map__set_max_entries(bdi, rows);
 	}
 	if (c->reason_filter) {
 		bool t = true;

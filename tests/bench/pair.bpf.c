@@ -63,7 +63,7 @@ SEC("tc")
 int piece_arrays(struct __sk_buff *skb)
 {
 	__u32 slot = 1; /* a claimed row */
-	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
+	struct em_kstats *st = bpf_map_lookup_elem(&stats, &slot);
 
 	if (st)
 		st->count++;
@@ -77,10 +77,10 @@ SEC("tc")
 int piece_latency(struct __sk_buff *skb)
 {
 	__u32 slot = 1; /* a claimed row */
-	struct em_stats *st = bpf_map_lookup_elem(&stats, &slot);
+	struct em_kstats *st = bpf_map_lookup_elem(&stats, &slot);
 	__u64 t = bpf_ktime_get_ns();
 
 	if (st)
-		em_stats_add_latency(st, 500 + (t & 4095), 1);
+		em_kstats_add_latency(st, 500 + (t & 4095));
 	return 0;
 }

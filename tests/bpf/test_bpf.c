@@ -20,6 +20,7 @@
 #include "exitmon_test.skel.h"
 #include "collector.h"
 #include "hist.h"
+#include "kstats.h"
 #include "sysinfo.h"
 #include <bpf/btf.h>
 
@@ -67,9 +68,13 @@ static struct fx *fx_open(const struct opts *o)
 			f->skel->rodata->filter_reasons[o->reasons[i] / 64] |= 1ULL << (o->reasons[i] % 64);
 		f->skel->rodata->breakdown_vm = o->per_vm;
 		f->skel->rodata->breakdown_vcpu = o->per_vcpu;
-		if (o->breakdown_max)
+		if (o->breakdown_max) {
 			assert_int_equal(bpf_map__set_max_entries(f->skel->maps.breakdown,
 								  o->breakdown_max), 0);
+			assert_int_equal(bpf_map__set_max_entries(f->skel->maps.breakdown_index,
+								  o->breakdown_max), 0);
+			f->skel->rodata->breakdown_rows = o->breakdown_max;
+		}
 	}
 	assert_int_equal(exitmon_test_bpf__load(f->skel), 0);
 	f->prog = bpf_program__fd(f->skel->progs.run_event);
@@ -114,10 +119,21 @@ static void ev(struct fx *f, uint64_t op, uint64_t pid_tgid, uint32_t isa, uint3
 #define ENTRYK(f, pt, key, ts) ev_on(f, -1, 1, pt, 0, 0, EM_ANY_VCPU, T0 + (ts), key)
 #define THREAD_EXIT(f, pt) ev(f, 2, pt, 0, 0, 0, 0)
 
-/* Sum over CPUs of one value of a per-CPU map; false if absent. */
-static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct em_stats *out)
+/* The hist_carry map, as the collector reads it. */
+static void read_carries(struct fx *f, struct em_carries *out)
 {
-	struct em_stats *vals = calloc(f->ncpu, sizeof(*vals));
+	assert_int_equal(em_carries_load(bpf_map__fd(f->skel->maps.hist_carry), out), 0);
+}
+
+/*
+ * Exact stats of one value (summed over CPUs in a per-CPU map) with the
+ * carries of its wrapped buckets (ckey: whose; NULL: none); false if absent.
+ */
+static bool lookup_sum_carry(struct fx *f, struct bpf_map *m, const void *key,
+			     const struct em_key *ckey, struct em_stats *out)
+{
+	struct em_kstats *vals = calloc(f->ncpu, sizeof(*vals));
+	struct em_carries carries = { 0 };
 	int cpu;
 	bool ok;
 
@@ -125,9 +141,46 @@ static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct 
 	memset(out, 0, sizeof(*out));
 	ok = !bpf_map_lookup_elem(bpf_map__fd(m), key, vals);
 	for (cpu = 0; ok && cpu < f->ncpu; cpu++)
-		em_stats_add(out, &vals[cpu]);
+		em_kstats_add(out, &vals[cpu]);
+	if (ok && ckey) {
+		read_carries(f, &carries);
+		em_carries_apply(&carries, ckey, out);
+	}
+	em_carries_free(&carries);
 	free(vals);
 	return ok;
+}
+
+/* The breakdown row of key (found through breakdown_index); false if it has none. */
+static bool bd_row(struct fx *f, const struct em_key *key, uint32_t *idx, struct em_bd_row *row)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown_index), key, idx))
+		return false;
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), idx, row), 0);
+	assert_memory_equal(&row->key, key, sizeof(*key)); /* the row names its key */
+	return true;
+}
+
+/* A stats row (by row) or a breakdown key's row (by its em_key), exact. */
+static bool lookup_sum(struct fx *f, struct bpf_map *m, const void *key, struct em_stats *out)
+{
+	struct em_carries carries = { 0 };
+	struct em_bd_row row;
+	struct em_key rk;
+	uint32_t idx;
+
+	if (m == f->skel->maps.stats) {
+		rk = em_carry_row_key(*(const uint32_t *)key);
+		return lookup_sum_carry(f, m, key, &rk, out);
+	}
+	memset(out, 0, sizeof(*out));
+	if (!bd_row(f, key, &idx, &row))
+		return false;
+	em_kstats_add(out, &row.st);
+	read_carries(f, &carries);
+	em_carries_apply(&carries, key, out);
+	em_carries_free(&carries);
+	return true;
 }
 
 /* The stats row a slot was given (EM_ROW_OTHER: none). */
@@ -532,22 +585,29 @@ static void test_breakdown_per_vm_keys_by_vcpu(void **state)
 {
 	struct opts o = { .per_vm = true, .breakdown_max = 8 };
 	struct em_key k0 = { SVM, 0x72, 100, 0 }, k1 = { SVM, 0x72, 100, 1 };
-	struct em_stats st;
+	struct em_bd_row r;
+	uint32_t idx, k = EM_ROW_OF_BD_NEXT;
+	uint64_t next;
 	struct fx *f;
 
 	(void)state;
 	NEED_ENV();
 	f = fx_open(&o);
-	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_stats));
+	assert_int_equal(bpf_map__value_size(f->skel->maps.breakdown), sizeof(struct em_bd_row));
 	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
 	ENTRY(f, TID(100, 101), 0, 4);
 	EXIT(f, TID(100, 102), SVM, 0x72, 1, 0);
 	EXIT(f, TID(100, 102), SVM, 0x72, 1, 10);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k0, &st), 0);
-	assert_int_equal(st.count, 1);
-	assert_int_equal(st.lat_sum, 4);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.breakdown), &k1, &st), 0);
-	assert_int_equal(st.count, 2);
+	/* rows handed out in order of first exits, each holding its key */
+	assert_true(bd_row(f, &k0, &idx, &r));
+	assert_int_equal(idx, 0);
+	assert_int_equal(r.st.count, 1);
+	assert_int_equal(r.st.lat_sum, 4);
+	assert_true(bd_row(f, &k1, &idx, &r));
+	assert_int_equal(idx, 1);
+	assert_int_equal(r.st.count, 2);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.row_of), &k, &next), 0);
+	assert_int_equal(next, 2);
 	fx_close(f);
 }
 
@@ -780,7 +840,7 @@ static void test_exit_and_entry_on_different_cpus(void **state)
 {
 	uint64_t k = key_for_slot(99, 0);
 	uint32_t slot = em_slot(SVM, 0x72);
-	struct em_stats *vals;
+	struct em_kstats *vals;
 	struct fx *f;
 
 	(void)state;
@@ -803,6 +863,97 @@ static void test_exit_and_entry_on_different_cpus(void **state)
 	assert_int_equal(vals[1].lat_count, 1);
 	assert_int_equal(vals[1].lat_sum, 40);
 	free(vals);
+	fx_close(f);
+}
+
+/*
+ * u32 buckets: a bucket that passes 2^32 wraps to 0 and leaves one carry
+ * in hist_carry, for a stats row (keyed by its row) and for a breakdown
+ * key (by the key); the exact sum is 2^32 per carry plus the buckets.
+ */
+static void test_hist_bucket_wrap_carries(void **state)
+{
+	struct opts o = { .per_vcpu = true, .breakdown_max = 8 };
+	struct em_key bk = { SVM, 0x72, 100, 0 }, rk;
+	struct em_carry_key ck;
+	struct em_kstats *vals;
+	struct em_bd_row bv;
+	struct em_stats st;
+	uint32_t row, b = em_hist_bucket(40), bi;
+	uint64_t n, one_cpu_wrap;
+	struct fx *f;
+	int cpu;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
+	ENTRY(f, TID(100, 101), 0, 40);
+	row = slot_row(f, em_slot(SVM, 0x72));
+	assert_int_not_equal(row, EM_ROW_OTHER);
+	/* every CPU's bucket at 2^32 - 1; the breakdown value's too */
+	vals = calloc(f->ncpu, sizeof(*vals));
+	assert_non_null(vals);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &row, vals), 0);
+	for (cpu = 0; cpu < f->ncpu; cpu++)
+		vals[cpu].hist[b] = UINT32_MAX;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.stats), &row, vals, 0), 0);
+	assert_true(bd_row(f, &bk, &bi, &bv));
+	bv.st.hist[b] = UINT32_MAX;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bi, &bv, 0), 0);
+
+	ev_on(f, 0, 0, TID(100, 101), SVM, 0x72, 0, T0 + 100, 0);
+	ev_on(f, 0, 1, TID(100, 101), 0, 0, 0, T0 + 140, 0); /* 40 ns again, on CPU 0 */
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.stats), &row, vals), 0);
+	assert_int_equal(vals[0].hist[b], 0); /* wrapped */
+	rk = em_carry_row_key(row);
+	ck = (struct em_carry_key){ .key = rk, .bucket = b };
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.hist_carry), &ck, &n), 0);
+	assert_int_equal(n, 1);
+	ck = (struct em_carry_key){ .key = bk, .bucket = b };
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.hist_carry), &ck, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* exact: ncpu x (2^32 - 1) in the buckets + the one sample that wrapped */
+	one_cpu_wrap = (uint64_t)f->ncpu * UINT32_MAX + 1;
+	assert_true(lookup_sum(f, f->skel->maps.stats, &row, &st));
+	assert_int_equal(st.hist[b], one_cpu_wrap);
+	assert_int_equal(st.lat_count, 2);
+	assert_true(lookup_sum(f, f->skel->maps.breakdown, &bk, &st));
+	assert_int_equal(st.hist[b], (uint64_t)UINT32_MAX + 1);
+	assert_int_equal(counter(f, EM_CNT_HIST_CARRY_LOST), 0);
+	free(vals);
+	fx_close(f);
+}
+
+/* A wrap that finds hist_carry full is counted, never silent. */
+static void test_hist_carry_full_counted(void **state)
+{
+	struct em_key bk = { SVM, 0x72, 100, 0 };
+	struct em_carry_key ck = { .key = { 9, 9, 9, 9 } };
+	struct em_bd_row bv;
+	struct opts o = { .per_vcpu = true, .breakdown_max = 8 };
+	uint64_t one = 1;
+	uint32_t b = em_hist_bucket(40), i, bi;
+	struct fx *f;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	for (i = 0; i < EM_CARRY_KEYS; i++) {
+		ck.bucket = i;
+		assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.hist_carry), &ck, &one,
+						     BPF_NOEXIST), 0);
+	}
+	EXIT(f, TID(100, 101), SVM, 0x72, 0, 0);
+	ENTRY(f, TID(100, 101), 0, 40);
+	assert_true(bd_row(f, &bk, &bi, &bv));
+	bv.st.hist[b] = UINT32_MAX;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(f->skel->maps.breakdown), &bi, &bv, 0), 0);
+	EXIT(f, TID(100, 101), SVM, 0x72, 0, 100);
+	ENTRY(f, TID(100, 101), 0, 140);
+	assert_int_equal(counter(f, EM_CNT_HIST_CARRY_LOST), 1);
 	fx_close(f);
 }
 
@@ -844,7 +995,7 @@ static void test_load_attach_real(void **state)
 		      (unsigned long long)em_collector_map_bytes(c) >> 10);
 	/* at least the stats array: EM_ROWS values per possible CPU */
 	assert_true(em_collector_map_bytes(c) >=
-		    (uint64_t)EM_ROWS * sizeof(struct em_stats) * libbpf_num_possible_cpus());
+		    (uint64_t)EM_ROWS * sizeof(struct em_kstats) * libbpf_num_possible_cpus());
 	em_snapshot_free(&s);
 	em_collector_close(c);
 }
@@ -865,7 +1016,7 @@ static void test_collector_reads_maps(void **state)
 	struct em_collector_cfg o;
 	struct em_collector *c;
 	struct em_snapshot s;
-	struct em_stats *vals;
+	struct em_kstats *vals;
 	struct em_key k = { EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU };
 	uint64_t *cnt;
 	int ncpu = libbpf_num_possible_cpus(), cpu;
@@ -908,6 +1059,17 @@ static void test_collector_reads_maps(void **state)
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "other_row"), &k, &row, 0), 0);
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "stats"), &(uint32_t){ row },
 					     vals, 0), 0);
+	/* rows handed out so far (the collector reads only those and OTHER) */
+	slot = EM_NSLOTS;
+	row = EM_ROWS - 1;
+	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "row_of"), &slot, &row, 0), 0);
+	/* two wraps of row 1's bucket of 100 ns (codes[0]) */
+	{
+		struct em_carry_key ck = { .key = em_carry_row_key(1), .bucket = em_hist_bucket(100) };
+		uint64_t two = 2;
+
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "hist_carry"), &ck, &two, 0), 0);
+	}
 	cnt[ncpu - 1] = 42;
 	assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "counters"), &idx, cnt, 0), 0);
 	/* pending_full = inserted - deleted - left in the LRU + refused: 10 - 3 - 2 + 1 */
@@ -946,7 +1108,7 @@ static void test_collector_reads_maps(void **state)
 		assert_int_equal(s.rows[j].st.lat_count, ncpu);
 		assert_int_equal(s.rows[j].st.lat_min, 100);
 		assert_int_equal(s.rows[j].st.lat_max, 100 + ncpu - 1);
-		assert_int_equal(em_hist_total(&s.rows[j].st), ncpu);
+		assert_int_equal(em_hist_total(&s.rows[j].st), ncpu + (i == 0 ? 2ull << 32 : 0));
 	}
 	assert_int_equal(em_snapshot_row(&s, EM_ISA_VMX, 0x80000021, EM_ANY_PID, EM_ANY_VCPU)->st.count, 3);
 	assert_int_equal(s.counters[EM_CNT_FILTERED], 42);
@@ -1023,10 +1185,10 @@ static void test_collector_breakdown_rows(void **state)
 	struct em_collector_cfg o;
 	struct em_collector *c;
 	struct em_snapshot s;
-	struct em_stats st;
-	struct em_key k;
+	struct em_bd_row r;
 	char err[512] = "";
-	uint32_t v;
+	uint32_t v, k = EM_ROW_OF_BD_NEXT;
+	uint64_t next = 601;
 	int pass;
 
 	(void)state;
@@ -1039,13 +1201,14 @@ static void test_collector_breakdown_rows(void **state)
 		o.filters.per_vm = true;
 		o.filters.per_vcpu = pass == 1;
 		c = collector_or_skip(&o);
-		/* 600 keys: more than one batch of 256 */
-		for (v = 0; v < 600; v++) {
-			memset(&st, 0, sizeof(st));
-			st.count = v + 1;
-			k = (struct em_key){ SVM, 0x72, 100 + v % 2, v };
-			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &k, &st, 0), 0);
+		/* 600 rows handed out as exits hand them out, and an empty one (a lost claim race) */
+		for (v = 0; v <= 600; v++) {
+			memset(&r, 0, sizeof(r));
+			r.st.count = v < 600 ? v + 1 : 0;
+			r.key = (struct em_key){ SVM, 0x72, 100 + v % 2, v < 600 ? v : 0 };
+			assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "breakdown"), &v, &r, 0), 0);
 		}
+		assert_int_equal(bpf_map_update_elem(em_collector_map_fd(c, "row_of"), &k, &next, 0), 0);
 		em_snapshot_init(&s);
 		s.meta.filters = o.filters;
 		assert_int_equal(em_collector_read(c, &s), 0);
@@ -1250,6 +1413,8 @@ int main(void)
 		cmocka_unit_test(test_vcpu_filter_no_stale_pairing),
 		cmocka_unit_test(test_slot_reuse_after_thread_exit),
 		cmocka_unit_test(test_exit_and_entry_on_different_cpus),
+		cmocka_unit_test(test_hist_bucket_wrap_carries),
+		cmocka_unit_test(test_hist_carry_full_counted),
 		cmocka_unit_test(test_load_attach_real),
 		cmocka_unit_test(test_collector_reads_maps),
 		cmocka_unit_test(test_attach_raw_tp_or_clear_error),

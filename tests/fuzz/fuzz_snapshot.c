@@ -2,9 +2,11 @@
 /*
  * libFuzzer harness of the snapshot loader (tests/fuzz/fuzz.mk).
  * Any input: em_snapshot_parse() either refuses it with a message and
- * an empty snapshot, or accepts it; then the accepted snapshot must
- * survive to_json -> parse unchanged, and diff must print it (against
- * itself and against an empty run) without trouble.
+ * an empty snapshot, or accepts it, exactly as its whole-tree parse does
+ * (em_snapshot_whole_tree: the loader reads rows apart, plain ones
+ * without jansson); then the accepted snapshot must survive to_json ->
+ * parse unchanged, and diff must print it (against itself and against an
+ * empty run) without trouble.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,8 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct em_snapshot s, t, empty;
 	struct em_diff_opts o = { 0 };
-	char err[512];
+	char err[512], terr[512];
 	json_t *j;
+	int trc;
 	char *text;
 	int rc;
 
@@ -32,6 +35,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		devnull = fopen("/dev/null", "w");
 	err[0] = '\0';
 	rc = em_snapshot_parse((const char *)data, size, &s, err, sizeof(err));
+	/* the rows-apart loader gives the whole-tree parse's verdict, message and rows */
+	em_snapshot_whole_tree = true;
+	terr[0] = '\0';
+	trc = em_snapshot_parse((const char *)data, size, &t, terr, sizeof(terr));
+	em_snapshot_whole_tree = false;
+	if (trc != rc || (rc && strcmp(err, terr)))
+		fprintf(stderr, "rows apart: %d \"%s\", whole tree: %d \"%s\"\n", rc, err, trc, terr);
+	CHECK(trc == rc && (!rc || !strcmp(err, terr)));
+	CHECK(rc || em_snapshot_equal(&s, &t));
+	em_snapshot_free(&t);
 	if (rc) {
 		CHECK(rc < 0);
 		CHECK(err[0] != '\0' && !strchr(err, '\n'));

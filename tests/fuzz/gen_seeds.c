@@ -26,6 +26,13 @@ static struct em_row *row(struct em_snapshot *s, uint32_t isa, uint32_t reason, 
 	return r;
 }
 
+/* n samples of v ns in r (the collector's em_stats_add_latency, on a row) */
+static void lat(struct em_snapshot *s, struct em_row *r, uint64_t v, uint64_t n)
+{
+	if (em_rstats_add_latency(&s->hist, &r->st, v, n))
+		abort();
+}
+
 static void host(struct em_snapshot *s, uint32_t isa)
 {
 	em_snapshot_init(s);
@@ -123,12 +130,12 @@ int main(int argc, char **argv)
 	s.counters[EM_CNT_ENTRIES] = 184460;
 	s.counters[EM_CNT_UNPAIRED_ENTRY] = 4;
 	r = row(&s, EM_ISA_VMX, 30, EM_ANY_PID, EM_ANY_VCPU, 120000); /* IO_INSTRUCTION */
-	em_stats_add_latency(&r->st, 2100, 110000);
-	em_stats_add_latency(&r->st, 9000, 9990);
+	lat(&s, r, 2100, 110000);
+	lat(&s, r, 9000, 9990);
 	r = row(&s, EM_ISA_VMX, 48, EM_ANY_PID, EM_ANY_VCPU, 50000); /* EPT_VIOLATION */
-	em_stats_add_latency(&r->st, 3500, 50000);
+	lat(&s, r, 3500, 50000);
 	r = row(&s, EM_ISA_VMX, 12, EM_ANY_PID, EM_ANY_VCPU, 14467); /* HLT */
-	em_stats_add_latency(&r->st, 900000, 14460);
+	lat(&s, r, 900000, 14460);
 	row(&s, EM_ISA_VMX, 1, EM_ANY_PID, EM_ANY_VCPU, 0);
 	strcpy(s.meta.attach, "raw_tp");
 	{
@@ -148,7 +155,7 @@ int main(int argc, char **argv)
 	strcpy(s.meta.attach, "tp");
 	s.meta.interval = true;
 	r = row(&s, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU, 400);
-	em_stats_add_latency(&r->st, 30000, 400);
+	lat(&s, r, 30000, 400);
 	r->st.lat_min = em_hist_lower(em_hist_bucket(30000));
 	r->st.lat_max = em_hist_upper(em_hist_bucket(30000));
 	r->approx = EM_APPROX_MIN | EM_APPROX_MAX;
@@ -168,13 +175,13 @@ int main(int argc, char **argv)
 		uint32_t code = i ? EM_SVM_EXIT_NPF : 0x7b;
 
 		r = row(&s, EM_ISA_SVM, code, EM_ANY_PID, EM_ANY_VCPU, 1000 + i);
-		em_stats_add_latency(&r->st, 1500 + 1000 * i, 1000 + i);
+		lat(&s, r, 1500 + 1000 * i, 1000 + i);
 		r = row(&s, EM_ISA_SVM, code, 4242, EM_ANY_VCPU, 1000 + i);
-		em_stats_add_latency(&r->st, 1500 + 1000 * i, 1000 + i);
+		lat(&s, r, 1500 + 1000 * i, 1000 + i);
 		r = row(&s, EM_ISA_SVM, code, 4242, 0, 600);
-		em_stats_add_latency(&r->st, 1500 + 1000 * i, 600);
+		lat(&s, r, 1500 + 1000 * i, 600);
 		r = row(&s, EM_ISA_SVM, code, 4242, 1, 400 + i);
-		em_stats_add_latency(&r->st, 1500 + 1000 * i, 400 + i);
+		lat(&s, r, 1500 + 1000 * i, 400 + i);
 	}
 	save(argv[1], "svm-breakdown.json", &s);
 
@@ -210,14 +217,15 @@ int main(int argc, char **argv)
 	row(&s, EM_ISA_VMX, 0x80000021u, EM_ANY_PID, EM_ANY_VCPU, 1);
 	r = row(&s, EM_ISA_VMX, 10, EM_ANY_PID, EM_ANY_VCPU, INT64_MAX); /* CPUID */
 	r->st.lat_count = INT64_MAX;
-	r->st.hist[EM_HIST_BUCKETS - 1] = INT64_MAX;
+	if (em_rstats_add_bucket(&s.hist, &r->st, EM_HIST_BUCKETS - 1, INT64_MAX))
+		abort();
 	r->st.lat_sum = INT64_MAX;
 	r->st.lat_min = 1ULL << 40;
 	r->st.lat_max = INT64_MAX;
 	r = row(&s, EM_ISA_VMX, 0, EM_ANY_PID, EM_ANY_VCPU, 3);
-	em_stats_add_latency(&r->st, 0, 1);
-	em_stats_add_latency(&r->st, 7, 1);
-	em_stats_add_latency(&r->st, 8, 1);
+	lat(&s, r, 0, 1);
+	lat(&s, r, 7, 1);
+	lat(&s, r, 8, 1);
 	save(argv[1], "extremes.json", &s);
 	return 0;
 }

@@ -158,6 +158,15 @@ fi
 ok "exitmon serve starts on 127.0.0.1:$port"
 check "a second serve on the same port exits 1 with one line" \
 	usage_exit 1 serve --listen "127.0.0.1:$port"
+# libmicrohttpd is loaded by serve (dlopen), not linked: without it serve
+# says so in one line and exits 1 (hidden here by a bind mount of /dev/null)
+mhd=$(ldconfig -p | awk '$1 == "libmicrohttpd.so.12" && /x86-64/ { print $NF; exit }')
+check "serve without libmicrohttpd exits 1 with one line naming it; run does not need it" \
+	unshare -m bash -c "mount --bind /dev/null '$(readlink -f "$mhd")' &&
+		out=\$('$EXITMON' serve --listen 127.0.0.1:1 2>&1 >/dev/null); rc=\$?;
+		echo \"\$out\"; [ \$rc -eq 1 ] && [ \$(wc -l <<<\"\$out\") -eq 1 ] &&
+		grep -q 'cannot load libmicrohttpd.so.12' <<<\"\$out\" &&
+		'$EXITMON' reasons >/dev/null"
 # --ready-file names a path to create, never one to overwrite (root truncating
 # an existing file): refused before attaching, the file left as it was
 echo keep >"$work/existing"
@@ -279,8 +288,8 @@ for m in exitmon_build_info exitmon_seen_exits_total exitmon_filtered_exits_tota
 	grep -qx "$m" <<<"$names" || missing="$missing $m"
 done
 check "prometheus: every exitmon series is present${missing:+ (missing:$missing)}" test -z "$missing"
-check "prometheus: exitmon serve's series are there (build_info, overflows x3)" \
-	test "$(q 'count({job="exitmon",__name__=~"exitmon_build_info|exitmon_overflows_total"})' | jq -r '.data.result[0].value[1]')" = 4
+check "prometheus: exitmon serve's series are there (build_info, overflows x4)" \
+	test "$(q 'count({job="exitmon",__name__=~"exitmon_build_info|exitmon_overflows_total"})' | jq -r '.data.result[0].value[1]')" = 5
 # Prometheus keeps OpenMetrics metadata under the family name (exitmon_build)
 meta=$(curl -s -m 5 --get --data-urlencode 'match_target={job="exitmon"}' "$api/targets/metadata" |
 	jq -r '[.data[] | select(.metric == "exitmon_build" or .metric == "exitmon_build_info") | .type] | join(",")')

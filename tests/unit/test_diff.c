@@ -57,8 +57,8 @@ static void pair(struct em_snapshot *a, struct em_snapshot *b)
 	meta(a, "6.1.0", 10);
 	meta(b, "6.5.0", 20);
 	r = add(a, VMX, 30, ANY, 100);
-	em_stats_add_latency(&r->st, 1000, 90);
-	em_stats_add_latency(&r->st, 100000, 10);
+	assert_int_equal(em_rstats_add_latency(&a->hist, &r->st, 1000, 90), 0);
+	assert_int_equal(em_rstats_add_latency(&a->hist, &r->st, 100000, 10), 0);
 	add(a, VMX, 30, 77, EM_ANY_VCPU, 100);
 	add(a, VMX, 12, ANY, 50);
 	add(a, VMX, 1, ANY, 0);
@@ -66,12 +66,12 @@ static void pair(struct em_snapshot *a, struct em_snapshot *b)
 
 	add(b, VMX, 48, ANY, 900);
 	r = add(b, VMX, 14, ANY, 209650);
-	em_stats_add_latency(&r->st, 2000, 209650);
+	assert_int_equal(em_rstats_add_latency(&b->hist, &r->st, 2000, 209650), 0);
 	add(b, VMX, 14, 77, 3, 5);   /* breakdown only */
 	add(b, VMX, 99, 77, EM_ANY_VCPU, 5); /* breakdown without total: ignored */
 	add(b, VMX, 1, ANY, 0);
 	r = add(b, VMX, 30, ANY, 300);
-	em_stats_add_latency(&r->st, 3000, 300);
+	assert_int_equal(em_rstats_add_latency(&b->hist, &r->st, 3000, 300), 0);
 
 	a->meta.nparams = 3;
 	strcpy(a->meta.params[0].name, "npt");

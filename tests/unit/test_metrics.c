@@ -26,7 +26,7 @@ static void add(struct em_snapshot *s, uint32_t reason, uint32_t tgid, uint64_t 
 	assert_non_null(r);
 	r->st.count += count;
 	if (nlat)
-		em_stats_add_latency(&r->st, lat, nlat);
+		assert_int_equal(em_rstats_add_latency(&s->hist, &r->st, lat, nlat), 0);
 }
 
 static void sample(struct em_snapshot *s)
@@ -124,10 +124,12 @@ static void test_fold_edges(void **state)
 		unsigned v;
 
 		for (v = 0; v < 3; v++) {
-			struct em_stats st = { 0 };
+			struct em_rstats st = { 0 };
+			struct em_arena ar = { 0 };
 
-			em_stats_add_latency(&st, vals[v], 3);
+			assert_int_equal(em_rstats_add_latency(&ar, &st, vals[v], 3), 0);
 			em_metrics_fold(&st, cum);
+			em_arena_free(&ar);
 			for (i = 0; i < EM_METRICS_NBOUNDS; i++)
 				assert_int_equal(cum[i],
 						 vals[v] < (1ULL << (EM_METRICS_LE_MIN_LOG2 + i)) ? 3 : 0);
@@ -138,20 +140,22 @@ static void test_fold_edges(void **state)
 
 static void test_fold_cumulative(void **state)
 {
-	struct em_stats st = { 0 };
+	struct em_rstats st = { 0 };
+	struct em_arena ar = { 0 };
 	uint64_t cum[EM_METRICS_NBOUNDS + 1], v;
 	unsigned i;
 
 	(void)state;
 	for (v = 1; v < (1ULL << 40); v = v * 3 + 7)
-		em_stats_add_latency(&st, v, v % 5 + 1);
-	em_stats_add_latency(&st, 0, 2);
-	em_stats_add_latency(&st, UINT64_MAX, 1);
+		assert_int_equal(em_rstats_add_latency(&ar, &st, v, v % 5 + 1), 0);
+	assert_int_equal(em_rstats_add_latency(&ar, &st, 0, 2), 0);
+	assert_int_equal(em_rstats_add_latency(&ar, &st, UINT64_MAX, 1), 0);
 	em_metrics_fold(&st, cum);
 	for (i = 1; i <= EM_METRICS_NBOUNDS; i++)
 		assert_true(cum[i] >= cum[i - 1]);
 	assert_int_equal(cum[EM_METRICS_NBOUNDS], st.lat_count);
 	assert_int_equal(cum[EM_METRICS_NBOUNDS], em_hist_total(&st));
+	em_arena_free(&ar);
 }
 
 static void test_negotiate(void **state)

@@ -487,6 +487,51 @@ static void test_pid_reuse(void **state)
 	em_names_free(n);
 }
 
+/* Hook of test_pid_reused_while_resolving: the pid passes to another process. */
+static void reuse_pid(void *arg)
+{
+	static const char *const beta[] = { "qemu", "-name", "beta", NULL };
+	int *calls = arg;
+
+	if ((*calls)++ == 0)
+		fx_proc(100, 2000, beta);
+}
+
+static void move_pid(void *arg)
+{
+	static const char *const gamma[] = { "qemu", "-name", "gamma", NULL };
+	int *calls = arg;
+
+	fx_proc(100, 3000 + (unsigned long long)(*calls)++, gamma);
+}
+
+/*
+ * The pid passes to another process while its name is read: the name is
+ * the new process's, never the old one's under the new start time, and a
+ * pid that keeps moving gets no name.
+ */
+static void test_pid_reused_while_resolving(void **state)
+{
+	static const char *const alpha[] = { "qemu", "-name", "alpha", NULL };
+	struct em_names *n;
+	int calls = 0;
+
+	(void)state;
+	fx_proc(100, 1000, alpha);
+	n = names();
+	em_names_set_resolved_hook(n, reuse_pid, &calls);
+	assert_vm(n, 100, "beta", EM_NAME_QEMU);
+	assert_int_equal(calls, 2); /* resolved twice: alpha (dropped), then beta */
+	em_names_free(n);
+
+	fx_proc(100, 1000, alpha);
+	n = names();
+	calls = 0;
+	em_names_set_resolved_hook(n, move_pid, &calls);
+	assert_vm(n, 100, NULL, EM_NAME_NONE);
+	em_names_free(n);
+}
+
 static void test_unresolved_retry(void **state)
 {
 	static const char *const late[] = { "qemu", "-name", "late", NULL };
@@ -1123,6 +1168,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_cgroup_and_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_reused_while_resolving, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unresolved_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vcpus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vmms, setup, teardown),

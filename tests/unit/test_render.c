@@ -20,7 +20,7 @@ static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint64_t c
 	assert_non_null(r);
 	r->st.count += count;
 	if (nlat)
-		em_stats_add_latency(&r->st, lat, nlat);
+		assert_int_equal(em_rstats_add_latency(&s->hist, &r->st, lat, nlat), 0);
 }
 
 static __attribute__((noinline)) char *render_table(const struct em_snapshot *s, const struct em_view_ctx *ctx)
@@ -135,7 +135,7 @@ static void test_interval_approx_max(void **state)
 	em_snapshot_delta(&cur, &prev, NULL);
 	r = em_snapshot_row(&cur, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU);
 	r->st.count += 400;
-	em_stats_add_latency(&r->st, 30000, 400);
+	assert_int_equal(em_rstats_add_latency(&cur.hist, &r->st, 30000, 400), 0);
 	assert_int_equal(em_snapshot_delta(&view, &cur, &prev), 0);
 	t = render_table(&view, &ctx);
 	/* max of the interval's top bucket [28672, 30719], not 40000 us */
@@ -228,6 +228,57 @@ static void test_json(void **state)
 	em_snapshot_free(&s);
 }
 
+/*
+ * The JSON line is built a row at a time: a row longer than the first
+ * room (every bucket filled) comes out whole, and a row that cannot be
+ * written (a value past 2^63-1) leaves no partial line behind.
+ */
+static void test_json_rows_one_at_a_time(void **state)
+{
+	struct em_view_ctx ctx = { .type = "snapshot", .period_s = 1.0 };
+	struct em_snapshot s;
+	struct em_row *r;
+	char *buf = NULL;
+	size_t len = 0;
+	json_t *root, *hist;
+	json_error_t jerr;
+	FILE *f;
+	uint32_t b;
+
+	(void)state;
+	em_snapshot_init(&s);
+	s.meta.isa = EM_ISA_SVM;
+	add(&s, EM_ISA_SVM, 0x72, 5, 1000, 5);
+	r = em_snapshot_row(&s, EM_ISA_SVM, 0x7b, EM_ANY_PID, EM_ANY_VCPU);
+	for (b = 0; b < EM_HIST_BUCKETS; b++) { /* ~5 KB of JSON for this row */
+		r->st.count += 1000000007;
+		r->st.lat_count += 1000000007;
+		assert_int_equal(em_rstats_add_bucket(&s.hist, &r->st, b, 1000000007), 0);
+	}
+	r->st.lat_sum = 1ULL << 62;
+	r->st.lat_max = 1ULL << 40;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(em_render_json(f, &s, &ctx), 0);
+	fclose(f);
+	root = json_loads(buf, 0, &jerr);
+	assert_non_null(root);
+	hist = json_object_get(json_array_get(json_object_get(root, "rows"), 1), "hist");
+	assert_int_equal(json_array_size(hist), EM_HIST_BUCKETS);
+	assert_int_equal(json_integer_value(json_array_get(json_array_get(hist, EM_HIST_BUCKETS - 1), 1)),
+			 1000000007);
+	json_decref(root);
+	free(buf);
+
+	add(&s, EM_ISA_SVM, 0x78, (uint64_t)INT64_MAX + 1, 0, 0); /* the last row cannot be written */
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(em_render_json(f, &s, &ctx), -1);
+	fclose(f);
+	assert_int_equal(len, 0);
+	free(buf);
+	em_snapshot_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_vmx_numbers_and_flags),
 		cmocka_unit_test(test_breakdown_table),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_rows_one_at_a_time),
 		cmocka_unit_test(test_interval_approx_max),
 	};
 	return cmocka_run_group_tests_name("render", tests, NULL, NULL);

@@ -33,7 +33,7 @@ static void add(struct em_snapshot *s, uint32_t isa, uint32_t reason, uint32_t t
 	assert_non_null(r);
 	r->st.count += count;
 	if (nlat)
-		em_stats_add_latency(&r->st, lat, nlat);
+		assert_int_equal(em_rstats_add_latency(&s->hist, &r->st, lat, nlat), 0);
 }
 
 static void run_a(struct em_snapshot *s, uint64_t scale)

@@ -35,12 +35,13 @@ static char *path_in(const char *name)
 	return p;
 }
 
-static void set_hist(struct em_stats *st, const uint32_t *b, const uint64_t *n, size_t k)
+static void set_hist(struct em_snapshot *s, struct em_rstats *st, const uint32_t *b, const uint64_t *n,
+		     size_t k)
 {
 	size_t i;
 
 	for (i = 0; i < k; i++) {
-		st->hist[b[i]] += n[i];
+		assert_int_equal(em_rstats_add_bucket(&s->hist, st, b[i], n[i]), 0);
 		st->lat_count += n[i];
 	}
 }
@@ -86,7 +87,7 @@ static void fixture(struct em_snapshot *s)
 	/* rows[0]: count 100, lat_count 90, hist [[10,40],[20,50]] (tests below rely on it) */
 	r = em_snapshot_row(s, EM_ISA_VMX, 30, EM_ANY_PID, EM_ANY_VCPU);
 	r->st.count = 100;
-	set_hist(&r->st, b0, n0, 2);
+	set_hist(s, &r->st, b0, n0, 2);
 	r->st.lat_sum = 90 * 50;
 	r->st.lat_min = 10;
 	r->st.lat_max = 300;
@@ -97,7 +98,7 @@ static void fixture(struct em_snapshot *s)
 
 	r = em_snapshot_row(s, EM_ISA_VMX, 48, 4242, 3);
 	r->st.count = 10;
-	set_hist(&r->st, b1, n1, 4);
+	set_hist(s, &r->st, b1, n1, 4);
 	r->st.lat_sum = 123456789;
 	r->st.lat_min = 0;
 	r->st.lat_max = 1ULL << 40;
@@ -216,8 +217,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(b.rows[2].vcpu, 3);
 	assert_int_equal(b.rows[2].tgid, 4242);
 	assert_int_equal(b.rows[0].vcpu, EM_ANY_VCPU);
-	assert_int_equal(b.rows[2].st.hist[EM_HIST_BUCKETS - 1], 4);
-	assert_int_equal(b.rows[2].st.hist[0], 1);
+	assert_int_equal(em_rstats_bucket(&b.rows[2].st, EM_HIST_BUCKETS - 1), 4);
+	assert_int_equal(em_rstats_bucket(&b.rows[2].st, 0), 1);
 	assert_int_equal(b.rows[2].st.lat_max, 1ULL << 40);
 	assert_int_equal(b.rows[3].st.lat_min, 99);
 	assert_int_equal(b.rows[4].reason, 0x80000021u);
@@ -228,7 +229,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(b.rows[1].approx, 0);
 
 	/* and a second change is seen */
-	b.rows[2].st.hist[5]++;
+	assert_int_equal(em_rstats_add_bucket(&b.hist, &b.rows[2].st, 5, 1), 0);
 	assert_false(em_snapshot_equal(&a, &b));
 	em_snapshot_free(&a);
 	em_snapshot_free(&b);
@@ -295,7 +296,7 @@ static void test_round_trip_extremes(void **state)
 	r = em_snapshot_row(&a, EM_ISA_SVM, EM_SVM_EXIT_INVALID, UINT32_MAX, EM_ANY_VCPU - 1);
 	r->st.count = INT64_MAX;
 	r->st.lat_count = INT64_MAX;
-	r->st.hist[EM_HIST_BUCKETS - 1] = INT64_MAX;
+	assert_int_equal(em_rstats_add_bucket(&a.hist, &r->st, EM_HIST_BUCKETS - 1, INT64_MAX), 0);
 	r->st.lat_sum = INT64_MAX;
 	r->st.lat_min = INT64_MAX;
 	r->st.lat_max = INT64_MAX;
@@ -667,6 +668,29 @@ static const struct bad_case bad_cases[] = {
 	{ "start", NULL, NULL /* informational */ },
 };
 
+/*
+ * The loader reads rows apart (and plain rows without jansson): the
+ * whole-tree parse of the same text must give the same verdict, message
+ * and snapshot.
+ */
+static void same_as_tree(const char *text, size_t len, int rc, const char *err, const struct em_snapshot *got,
+			 const char *label)
+{
+	struct em_snapshot t;
+	char terr[512] = "";
+	int trc;
+
+	em_snapshot_whole_tree = true;
+	trc = em_snapshot_parse(text, len, &t, terr, sizeof(terr));
+	em_snapshot_whole_tree = false;
+	if (trc != rc || (rc && strcmp(err, terr)))
+		fail_msg("%s: rows apart gave %d \"%s\", the whole tree %d \"%s\"", label, rc, rc ? err : "",
+			 trc, trc ? terr : "");
+	if (!rc && !em_snapshot_equal(got, &t))
+		fail_msg("%s: rows apart and the whole tree read different snapshots", label);
+	em_snapshot_free(&t);
+}
+
 static void check_bad(const char *text, size_t len, const char *want, const char *label)
 {
 	struct em_snapshot b;
@@ -675,6 +699,7 @@ static void check_bad(const char *text, size_t len, const char *want, const char
 
 	memset(&b, 0xa5, sizeof(b));
 	rc = em_snapshot_parse(text, len, &b, err, sizeof(err));
+	same_as_tree(text, len, rc, err, &b, label);
 	if (!want) {
 		if (rc)
 			fail_msg("%s: expected success, got %d: %s", label, rc, err);
@@ -767,6 +792,124 @@ static void test_bad_texts(void **state)
 	json_decref(j);
 }
 
+/* text with the first `from` replaced by `to` (caller frees) */
+static char *replace1(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	char *out;
+
+	assert_non_null(at);
+	out = malloc(strlen(text) - strlen(from) + strlen(to) + 1);
+	if (!out)
+		abort();
+	sprintf(out, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	return out;
+}
+
+/*
+ * Rows apart: plain rows skip jansson, every other spelling falls to it
+ * (or the whole document to the whole-tree parse), with the same result.
+ */
+static void test_rows_apart(void **state)
+{
+	static const struct {
+		const char *from, *to;
+		int plain; /* rows read plainly: -1 as the file as saved, -2 one fewer */
+	} cases[] = {
+		/* as saved: all plain but the overflow row (isa 0 is written as a number) */
+		{ "\"rows\": [", "\"rows\": [", -1 },
+		{ "\"name\": \"", "\"name\": \"\\u0041", -2 },         /* an escape */
+		{ "\"tgid\": ", "\"extra\": [1, {\"a\": null}], \"tgid\": ", -2 }, /* an unknown key */
+		{ "      \"vcpu\": 3", "      \"vcpu\": -0", -2 },        /* jansson's 0 (a row's, not filters') */
+		{ "\"lat_sum_ns\": 123456789", "\"lat_sum_ns\": 1234567890123456789", -2 }, /* 19 digits */
+		{ "\"lat_max_approx\": true", "\"lat_max_approx\": true, \"lat_min_approx\": false", -1 },
+		{ "\"hist\": [", "\"hist\": [\n[0, 0],", -1 },            /* a zero count */
+		{ "\"hist\": [", "\"hist\": [\n[30, 0],", 0 },            /* out of order: refused by both */
+		{ "\"rows\": [", "\"r\\u006fws\": [", 0 },             /* the whole-tree parse */
+		{ "\"count\": 100", "\"count\": 0100", 0 },              /* invalid JSON */
+		{ "\"count\": 100", "\"count\": 100, \"count\": 100", 0 }, /* duplicate key */
+		{ "\"count\": 100", "\"count\": 1e2", 0 },               /* a real */
+		{ "\n  ]", "\n  ,]", 0 },                                  /* trailing comma */
+		/* members after the rows (the tail) */
+		{ "\n  ]\n}", "\n  ],\n  \"extra\": {\"x\": [1]}\n}", -1 },
+		{ "\n  ]\n}", "\n  ],\n  \"format\": \"exitmon-snapshot\"\n}", 0 }, /* duplicate key */
+		{ "\n  ]\n}", "\n  ],\n}", 0 },                           /* trailing comma */
+		{ "\n  ]\n}", "\n  ]\n} x", 0 },                          /* trailing garbage */
+	};
+	json_t *j = fixture_json();
+	char *full = json_dumps(j, JSON_INDENT(2)), label[160];
+	size_t i;
+
+	(void)state;
+	assert_non_null(full);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = replace1(full, cases[i].from, cases[i].to), err[512] = "";
+		unsigned long before = em_snapshot_plain_rows;
+		struct em_snapshot b;
+		int rc = em_snapshot_parse(text, strlen(text), &b, err, sizeof(err));
+
+		snprintf(label, sizeof(label), "%s -> %s", cases[i].from, cases[i].to);
+		same_as_tree(text, strlen(text), rc, err, &b, label);
+		if (cases[i].plain < 0 && rc)
+			fail_msg("%s: refused: %s", label, err);
+		if (!i)
+			assert_int_equal(em_snapshot_plain_rows - before, b.nrows - 1);
+		if (cases[i].plain < 0 && em_snapshot_plain_rows - before != b.nrows + cases[i].plain)
+			fail_msg("%s: %lu rows read plainly of %zu", label, em_snapshot_plain_rows - before, b.nrows);
+		if (cases[i].plain >= 0 && !rc)
+			assert_int_equal(em_snapshot_plain_rows - before, (unsigned)cases[i].plain);
+		em_snapshot_free(&b);
+		free(text);
+	}
+	/* VM names ("vms") come after the rows, in the tail */
+	{
+		static const struct em_label names[] = {
+			{ .tgid = 4242, .vcpu = 3, .src = EM_VCPU_THREAD, .index = 0, .tid = 4250 },
+			{ .tgid = 4242, .vcpu = EM_ANY_VCPU, .name = "web,01", .src = EM_NAME_QEMU, .index = -1 },
+		};
+		struct em_snapshot a, b;
+		char *text, err[512] = "";
+		json_t *jl;
+
+		fixture(&a);
+		assert_int_equal(em_labels_copy(&a.labels, &(struct em_labels){ .n = 2, .v = (struct em_label *)names }), 0);
+		jl = em_snapshot_to_json(&a, err, sizeof(err));
+		assert_non_null(jl);
+		text = json_dumps(jl, JSON_INDENT(2));
+		json_decref(jl);
+		assert_non_null(strstr(text, "\"vms\""));
+		assert_true(strstr(text, "\"vms\"") > strstr(text, "\"rows\""));
+		assert_int_equal(em_snapshot_parse(text, strlen(text), &b, err, sizeof(err)), 0);
+		same_as_tree(text, strlen(text), 0, err, &b, "vms");
+		assert_true(em_snapshot_equal(&a, &b));
+		em_snapshot_free(&a);
+		em_snapshot_free(&b);
+		free(text);
+	}
+	/* the same with CRLF and tabs for whitespace: still plain */
+	{
+		char *text = malloc(3 * strlen(full) + 1), *o = text, err[512] = "";
+		unsigned long before = em_snapshot_plain_rows;
+		struct em_snapshot b;
+		const char *p;
+
+		assert_non_null(text);
+		for (p = full; *p; p++)
+			if (*p == '\n')
+				o += sprintf(o, "\r\n\t");
+			else
+				*o++ = *p;
+		*o = '\0';
+		assert_int_equal(em_snapshot_parse(text, strlen(text), &b, err, sizeof(err)), 0);
+		same_as_tree(text, strlen(text), 0, err, &b, "CRLF");
+		assert_int_equal(em_snapshot_plain_rows - before, b.nrows - 1);
+		em_snapshot_free(&b);
+		free(text);
+	}
+	free(full);
+	json_decref(j);
+}
+
 /* Truncated file on disk says so. */
 static void test_truncated_file(void **state)
 {
@@ -819,7 +962,8 @@ static void test_read_v1(void **state)
 	assert_int_equal(b.meta.hist_layout.max_log2, EM_HIST_MAX_LOG2);
 	fixture(&a);
 	assert_int_equal(b.nrows, a.nrows);
-	assert_memory_equal(b.rows[2].st.hist, a.rows[2].st.hist, sizeof(a.rows[2].st.hist));
+	assert_int_equal(b.rows[2].st.nb, a.rows[2].st.nb);
+	assert_memory_equal(b.rows[2].st.hb, a.rows[2].st.hb, a.rows[2].st.nb * sizeof(*a.rows[2].st.hb));
 	em_snapshot_free(&a);
 	em_snapshot_free(&b);
 }
@@ -880,12 +1024,12 @@ static void test_rebucket_finer(void **state)
 	assert_int_equal(parse_json(layout_doc(&fine, v, n, 6), &b, err, sizeof(err)), 0);
 	assert_int_equal(b.meta.hist_layout.sub_bits, 5);
 	assert_int_equal(b.meta.hist_layout.max_log2, 40);
-	assert_int_equal(b.rows[0].st.hist[3], 1);
-	assert_int_equal(b.rows[0].st.hist[em_hist_bucket(3000)], 2 + 3); /* same native bucket */
-	assert_int_equal(b.rows[0].st.hist[em_hist_bucket(100000)], 4);
-	assert_int_equal(b.rows[0].st.hist[EM_HIST_BUCKETS - 1], 5 + 6); /* >= 2^36 */
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, 3), 1);
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, em_hist_bucket(3000)), 2 + 3); /* same native bucket */
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, em_hist_bucket(100000)), 4);
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, EM_HIST_BUCKETS - 1), 5 + 6); /* >= 2^36 */
 	for (i = 0, len = 0; i < EM_HIST_BUCKETS; i++)
-		len += b.rows[0].st.hist[i];
+		len += em_rstats_bucket(&b.rows[0].st, i);
 	assert_int_equal(len, 21);
 	f = open_memstream(&out, &len);
 	assert_non_null(f);
@@ -908,8 +1052,8 @@ static void test_rebucket_coarser(void **state)
 
 	(void)state;
 	assert_int_equal(parse_json(layout_doc(&coarse, v1, n1, 2), &b, err, sizeof(err)), 0);
-	assert_int_equal(b.rows[0].st.hist[2], 5);
-	assert_int_equal(b.rows[0].st.hist[3], 6);
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, 2), 5);
+	assert_int_equal(em_rstats_bucket(&b.rows[0].st, 3), 6);
 	em_snapshot_free(&b);
 	assert_int_equal(parse_json(layout_doc(&coarse, v2, n2, 2), &b, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "rows[0].hist[1]: bucket 41 [2560, 3071] of the file's histogram layout "
@@ -939,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_rebucket_coarser),
 		cmocka_unit_test(test_bad_texts),
 		cmocka_unit_test_setup_teardown(test_truncated_file, setup, teardown),
+		cmocka_unit_test(test_rows_apart),
 	};
 
 	return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);

@@ -83,6 +83,15 @@ copy_with_libs() {
 
 [ -z "$vmm" ] || install -D -m 0755 "$vmm" "$root/bin/vmm"
 [ -z "$exitmon" ] || copy_with_libs "$exitmon" /usr/bin/exitmon
+# and what exitmon loads with dlopen (user/serve.c: libmicrohttpd, for
+# `serve` only), named by the soname string in the binary itself
+if [ -n "$exitmon" ]; then
+	for so in $(strings "$exitmon" | grep -xE 'lib[a-z]+\.so\.[0-9]+' | sort -u); do
+		p=$(ldconfig -p | awk -v s="$so" '$1 == s && /x86-64/ { print $NF; exit }')
+		[ -n "$p" ] || die "$so (dlopened by exitmon) not found on this host"
+		copy_with_libs "$p" "$p"
+	done
+fi
 # bash: scripts/seed-experiment.sh runs in L1 as users run it.
 # bpftool: not needed by the tests, handy when debugging inside L1.
 p=$(command -v bash) && copy_with_libs "$p" /bin/bash

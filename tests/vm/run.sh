@@ -97,7 +97,7 @@ VT_vm_VMM='--mode real -n $PID_A_N -m $PID_A_M -name guest=alpha $NAME_LINGER'
 VT_vm_VMM2='--mode real -n $PID_B_N -m $PID_B_M -name beta $NAME_LINGER'
 VT_vm_EM='--vm alpha $NAME_EM'
 VT_reason_VMM='--mode real -n $REASON_N -m $REASON_M'
-VT_reason_EM='--reason CPUID --reason HLT'
+VT_reason_EM='--reason CPUID --reason HLT -v'
 VT_tp_VMM='--mode paged -n $PAGED_N -m $PAGED_M -k $PAGED_K -l $PAGED_L'
 VT_tp_EM='--attach tp'
 VT_serve_VMM='--mode real -n $SERVE_N -m $SERVE_M'
@@ -302,8 +302,7 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 #  - the offset differs per reason (IOIO, which returns to the VMM, showed
 #    none while CPUID showed 2-4 us), so it is measured per reason as the
 #    difference of the two 5th percentiles (robust to single samples moved
-#    by interrupts; the 0 ns events ftrace records under TCG, 2-6 % of
-#    them, are left out of the oracle's P5), and
+#    by interrupts), and
 #    must be under 25 % of that reason's P50; the oracle's value counts both
 #    as it is and shifted by it. So P50/P99 check the shape of each
 #    distribution above its low end, and a wrong pairing (a later entry)
@@ -316,7 +315,13 @@ AWK_BUCKET='function bucket(v,  msb, t) {
 #    a host-interrupt exit brings the interrupt's own work, which lands
 #    between the two tools' hooks differently from the steady loop's, so
 #    the one offset does not apply to it (measured: 3-30 us more);
-#  - ftrace resolves 100 ns.
+#  - ftrace resolves 100 ns, and under TCG it records some pairs as 0 ns
+#    (both timestamps equal: L1's clock did not move between its two
+#    triggers). They are impossible as latencies (no exit in the rig takes
+#    under 3 us by exitmon's clock) and their share follows the host's load
+#    (2-6 % of a reason's pairs on a quiet host, 62 % of INVLPG's with
+#    three TCG guests on 2 CPUs), so the oracle's percentiles leave them
+#    out; its per-reason count still includes them.
 lat_vs_ftrace() {
 	local c=$1 f=$2 h=$3 want got p bad off
 	want=$(lat_tsv "$h" | awk '{ s[$1] += $3 } END { for (r in s) print r, s[r] }' | sort -n | tr '\n' ' ')
@@ -354,7 +359,7 @@ lat_vs_ftrace() {
 	check "$c: hook offset between ftrace and exitmon under 25 % of each reason's P50" "" "$bad"
 	for p in 50 99; do
 		bad=$({
-			oracle_at "$p" 0
+			oracle_at "$p" 0 1 # without the 0 ns events
 			echo "$off" | awk '{ print "f", $1, $2 }'
 			jq -r --arg k "lat_p${p}_ns" '.rows[] | select(.tgid == 0 and .vcpu == -1 and .lat_count > 0) | "e \(.reason) \(.[$k])"' "$f"
 		} | awk -v min="$([ "$p" = 50 ] && echo 20 || echo 200)" "$AWK_BUCKET"'
@@ -575,9 +580,14 @@ for npt in $npt_configs; do
 	lat_vs_ftrace "$P paged" "$d/paged.final.json" "$d/paged.lathist"
 	lat_vs_ftrace "$P tp" "$d/tp.final.json" "$d/tp.lathist"
 	for c in real paged tp; do
-		check "$P $c: counters.recursion_misses == 0, pending_full == 0 (nothing lost)" "0 0" \
-			"$(jq -r '"\(.counters.recursion_misses // "missing") \(.counters.pending_full // "missing")"' "$d/$c.final.json")"
+		check "$P $c: counters.recursion_misses == 0, pending_full == 0, hist_carry_lost == 0 (nothing lost)" "0 0 0" \
+			"$(jq -r '"\(.counters.recursion_misses // "missing") \(.counters.pending_full // "missing") \(.counters.hist_carry_lost // "missing")"' "$d/$c.final.json")"
 	done
+	# the maps' kernel memory, as -v printed it at start (memlock of each map, summed)
+	vmem=$(sed -n 's/.*BPF maps hold \([0-9.]*\) MiB of kernel memory.*/\1/p' "$d/reason.exitmon.err" | head -n 1)
+	check "$P reason: counters.map_bytes is the total of -v's map memory line (${vmem:-no line} MiB)" \
+		"${vmem:-no -v line}" \
+		"$(jq -r '.counters.map_bytes // 0 | . / 1048576 | . * 10 | round / 10 | tostring' "$d/reason.final.json")"
 
 	# seed: scripts/seed-experiment.sh refuses without root or with a VM
 	# running, leaving kvm_amd alone ...
