@@ -115,8 +115,9 @@ static __always_inline void emb_on_entry(__u64 pid_tgid, __u32 vcpu, __u64 key, 
 	if (st) {
 		__u64 lat = now > emb_log.exit_ts ? now - emb_log.exit_ts : 0;
 
-		emb_rec(st + __builtin_offsetof(struct em_stats, hist) + 8 * (__u64)em_hist_bucket(lat),
-			8, EMB_T_STATS_HIST);
+		emb_rec(st + __builtin_offsetof(struct em_kstats, hist) +
+			sizeof(((struct em_kstats *)0)->hist[0]) * (__u64)em_hist_bucket(lat),
+			sizeof(((struct em_kstats *)0)->hist[0]), EMB_T_STATS_HIST);
 	}
 	emb_log.side = 0;
 	emb_log.magic = EMB_TOUCH_MAGIC;
