@@ -385,7 +385,7 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 	struct em_kstats *st;
 	struct em_bd_row *r;
 	__u32 *g;
-	bool in_lru;
+	bool in_lru, same;
 
 	if (!em_target_ok(tgid, vcpu)) {
 		/* another VM or vCPU: its vCPU never records a pending exit */
@@ -400,18 +400,34 @@ static __always_inline void em_on_exit(__u64 pid_tgid, __u32 isa, __u32 reason, 
 			em_pending_consume(key, p, in_lru);
 		return;
 	}
-	st = em_reason_stats(isa, reason, &row);
-	if (st)
-		st->count++;
-	if (breakdown_vm || breakdown_vcpu) {
-		bd = em_breakdown_row(isa, reason, tgid, vcpu);
-		if (bd != EM_NO_SLOT && (r = bpf_map_lookup_elem(&breakdown, &bd)))
-			r->st.count++;
-	}
-
 	g = em_thread_gen(tid);
 	gen = g ? *g : 0;
 	p = em_pending_find(key, true, &in_lru);
+	/*
+	 * The record still holds the vCPU's last exit (an entry only clears
+	 * ts; a slot taken over holds its last owner's). Rows never change
+	 * once handed out, so the same code has the same stats row and the
+	 * same (code, VM, vCPU) the same breakdown row: no row_of or index
+	 * lookup, a page and a line fewer per exit (docs/performance.md).
+	 * OTHER is not reused: it also stands for "no row yet".
+	 */
+	same = p && p->isa == isa && p->reason == reason;
+	if (same && p->row != EM_ROW_OTHER) {
+		row = p->row;
+		st = bpf_map_lookup_elem(&stats, &row);
+	} else {
+		st = em_reason_stats(isa, reason, &row);
+	}
+	if (st)
+		st->count++;
+	if (breakdown_vm || breakdown_vcpu) {
+		if (same && p->tgid == tgid && p->vcpu == vcpu && p->bd != EM_NO_SLOT)
+			bd = p->bd;
+		else
+			bd = em_breakdown_row(isa, reason, tgid, vcpu);
+		if (bd != EM_NO_SLOT && (r = bpf_map_lookup_elem(&breakdown, &bd)))
+			r->st.count++;
+	}
 	if (p) {
 		p->ts = now;
 		p->isa = isa;

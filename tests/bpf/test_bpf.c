@@ -835,6 +835,46 @@ static void test_slot_reuse_after_thread_exit(void **state)
 	fx_close(f);
 }
 
+/*
+ * An exit reuses the rows its vCPU's record names only for the same code,
+ * and the breakdown row only for the same VM and vCPU too: a slot taken
+ * over from a dead vCPU of another VM holds that VM's breakdown row.
+ */
+static void test_exit_reuses_rows_of_same_key_only(void **state)
+{
+	struct opts o = { .per_vcpu = true, .breakdown_max = 8 };
+	uint64_t ka = key_for_slot(43, 0), kb = key_for_slot(43, 1);
+	struct em_key a = { SVM, 0x72, 100, EM_ANY_VCPU }, b = { SVM, 0x72, 200, EM_ANY_VCPU };
+	struct em_key bio = { SVM, 0x7b, 200, EM_ANY_VCPU };
+	struct em_stats st;
+	struct fx *f;
+
+	(void)state;
+	NEED_ENV();
+	f = fx_open(&o);
+	EXITK(f, TID(100, 101), ka, 0x72, 0);  /* A owns slot 43 */
+	ENTRYK(f, TID(100, 101), ka, 10);
+	THREAD_EXIT(f, TID(100, 101));
+	EXITK(f, TID(200, 201), kb, 0x72, 20); /* B takes it over: same code, another VM */
+	ENTRYK(f, TID(200, 201), kb, 25);
+	EXITK(f, TID(200, 201), kb, 0x72, 30); /* B again: its own rows, from its record */
+	ENTRYK(f, TID(200, 201), kb, 37);
+	EXITK(f, TID(200, 201), kb, 0x7b, 40); /* another code: looked up */
+	ENTRYK(f, TID(200, 201), kb, 41);
+	assert_true(lookup_sum(f, f->skel->maps.breakdown, &a, &st));
+	assert_int_equal(st.count, 1);
+	assert_int_equal(st.lat_sum, 10);
+	assert_true(lookup_sum(f, f->skel->maps.breakdown, &b, &st));
+	assert_int_equal(st.count, 2);
+	assert_int_equal(st.lat_sum, 5 + 7);
+	assert_true(lookup_sum(f, f->skel->maps.breakdown, &bio, &st));
+	assert_int_equal(st.count, 1);
+	assert_int_equal(reason_stats(f, SVM, 0x72).count, 3);
+	assert_int_equal(reason_stats(f, SVM, 0x7b).count, 1);
+	assert_int_equal(reason_stats(f, SVM, 0x7b).lat_sum, 1);
+	fx_close(f);
+}
+
 /* An exit on one CPU and its entry on another: count on the first, latency on the second. */
 static void test_exit_and_entry_on_different_cpus(void **state)
 {
@@ -1412,6 +1452,7 @@ int main(void)
 		cmocka_unit_test(test_one_thread_several_vcpus),
 		cmocka_unit_test(test_vcpu_filter_no_stale_pairing),
 		cmocka_unit_test(test_slot_reuse_after_thread_exit),
+		cmocka_unit_test(test_exit_reuses_rows_of_same_key_only),
 		cmocka_unit_test(test_exit_and_entry_on_different_cpus),
 		cmocka_unit_test(test_hist_bucket_wrap_carries),
 		cmocka_unit_test(test_hist_carry_full_counted),
