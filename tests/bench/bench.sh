@@ -8,7 +8,10 @@
 #      slow-down per exit under each tracer, BPF run time per exit+entry
 #      pair (kernel.bpf_stats_enabled), exitmon's CPU at 1 s refresh under
 #      heavy exit traffic. Skipped, with the reason, when qemu cannot run.
-# Knobs: BENCH_HOST=0 / BENCH_RIG=0 skip a part; BENCH_ROUNDS (7),
+#   1d. the large host (needs the rig): kernel memory and refresh cost with
+#      256 possible CPUs, 64 VMs x 32 vCPUs (tests/bench/large-host.sh).
+# Knobs: BENCH_HOST=0 / BENCH_RIG=0 skip a part (BENCH_LARGE=0|1: 1d,
+# default as BENCH_RIG); BENCH_ROUNDS (7),
 # BENCH_PAIRS (100000), BENCH_RIG_ROUNDS (5), BENCH_N (100000 CPUIDs),
 # BENCH_CPU_N (300000), BENCH_WORK (work dir, kept), BENCH_WAIT_IDLE (s to
 # wait for other qemu processes to finish, 300). Rig: BENCH_TCG ("single
@@ -102,6 +105,14 @@ if [ "${BENCH_HOST:-1}" = 1 ]; then
 fi
 # 1c. user-space row model (tests/bench/rowbench.c; docs/performance.md "Row model")
 [ "${BENCH_HOST:-1}" = 1 ] && { say ""; "$BB/rowbench" ./exitmon "$work" 2>&1 | tee -a "$summary"; }
+
+# 1d. the large host: the rig's L1 with 256 possible CPUs, memory and refresh
+# cost, 64 VMs x 32 vCPUs (tests/bench/large-host.sh; issue 12's figures)
+if [ "${BENCH_LARGE:-${BENCH_RIG:-1}}" = 1 ]; then
+	say ""
+	say "## 1d. large host: L1 booted with possible_cpus=256 (tests/bench/large-host.sh)"
+	bash tests/bench/large-host.sh 2>&1 | tee -a "$summary"
+fi
 
 # ---- 2. the nested rig ------------------------------------------------------
 rig_skip() { say ""; say "## 2. nested rig: SKIPPED: $*"; }
