@@ -184,17 +184,35 @@ static const char *tracefs_kvm(void)
 	return tracefs_root();
 }
 
+/*
+ * The map libbpf last failed to create, from its warning: a failed load
+ * closes every map fd, so the fds cannot tell which one the kernel refused.
+ */
+static char failed_map[BPF_OBJ_NAME_LEN];
+
+static void note_failed_map(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[256];
+
+	if (level != LIBBPF_WARN)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	sscanf(line, "libbpf: map '%15[^']': failed to create", failed_map);
+}
+
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	(void)level;
-	(void)fmt;
-	(void)ap;
+	note_failed_map(level, fmt, ap);
 	return 0;
 }
 
 static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	(void)level;
+	va_list aq;
+
+	va_copy(aq, ap);
+	note_failed_map(level, fmt, aq);
+	va_end(aq);
 	return vfprintf(stderr, fmt, ap);
 }
 
@@ -518,20 +536,12 @@ static void print_map_bytes(const struct em_collector *c)
 	fputc('\n', stderr);
 }
 
-/*
- * The kernel refused a map: name it (libbpf creates them in order and
- * stops at the first failure) and what to change.
- */
+/* The kernel refused a map (named by libbpf's warning): name it and what to change. */
 static void refused_map(const struct em_collector *c, const struct em_collector_cfg *cfg, int rc,
 			char *err, size_t errlen)
 {
-	struct bpf_map *m, *bad = NULL;
-
-	bpf_object__for_each_map(m, c->skel->obj)
-		if (bpf_map__fd(m) < 0 && !bpf_map__is_internal(m)) {
-			bad = m;
-			break;
-		}
+	struct bpf_map *bad = failed_map[0] ? bpf_object__find_map_by_name(c->skel->obj, failed_map)
+					    : NULL;
 	if (bad && (bad == c->skel->maps.breakdown || bad == c->skel->maps.breakdown_index))
 		set_err(err, errlen, "the kernel refused memory for the BPF map '%s' (%s; --max-keys %u keys, %.1f MiB for the breakdown): lower --max-keys",
 			bpf_map__name(bad), strerror(-rc), cfg->max_keys,
@@ -654,6 +664,7 @@ struct em_collector *em_collector_open(const struct em_collector_cfg *cfg, char 
 	bpf_program__set_autoload(skel->progs.handle_exit_tpf, c->mode == EM_MODE_TP_FORMAT);
 	bpf_program__set_autoload(skel->progs.handle_entry_tpf, c->mode == EM_MODE_TP_FORMAT);
 
+	failed_map[0] = '\0';
 	rc = exitmon_bpf__load(skel);
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)

@@ -293,7 +293,7 @@ expect 2 "--vm is for run only" "'--vm' does not apply to show" -- $EM show "$na
 
 if [ "$(id -u)" -ne 0 ]; then
 	for t in "run -d 2 prints an empty table with the no-VM hint" "json output" \
-		"save/show/diff" "refuses to overwrite" "non-root is refused" "run --vm without a match" \
+		"save/show/diff" "refuses to overwrite" "a refused map is named" "non-root is refused" "run --vm without a match" \
 		"symlink replaced, not its target" "signals at the start save" "SIGKILL leaves no temporary" \
 		"EPIPE stops and saves" "write errors of run" "-p warnings" "${LIVE_TESTS[@]}"; do
 		skipt "$t" "needs root"
@@ -315,6 +315,23 @@ else
 	expect 1 "refuses to overwrite without --force" "exists" -- $EM run -d 1 --save "$tmp/a.json"
 	if cmp -s "$tmp/a.json" "$tmp/a.orig"; then ok "the existing snapshot is untouched"; else notok "the existing snapshot is untouched"; fi
 	expect 0 "--force overwrites" "saved" -- $EM run -d 1 --save "$tmp/a.json" --force
+	# a map the kernel refuses, under a memory cgroup's limit (BPF maps are
+	# charged to it since 5.11): one line naming that map and the option
+	t="a map the kernel refuses is named, with the option to change"
+	cg="" lim=""
+	if [ -w /sys/fs/cgroup/memory ]; then
+		cg=/sys/fs/cgroup/memory/exitmon-cli.$$ lim=memory.limit_in_bytes
+	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+		echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+		cg=/sys/fs/cgroup/exitmon-cli.$$ lim=memory.max
+	fi
+	if [ -n "$cg" ] && mkdir "$cg" 2>/dev/null && echo $((40 << 20)) >"$cg/$lim"; then
+		expect 1 "$t" "refused memory for the BPF map 'breakdown' .*lower --max-keys" -- \
+			sh -c "echo \$\$ >'$cg/cgroup.procs' && exec $EM run --per-vcpu --max-keys 50000 -d 1"
+		rmdir "$cg"
+	else
+		skipt "$t" "no memory cgroup to limit"
+	fi
 	# SIGUSR1 saves now, while the run goes on
 	$EM run -d 4 --save "$tmp/u.json" --ready-file "$tmp/ready" >/dev/null 2>"$tmp/u.err" &
 	em=$!
