@@ -537,10 +537,11 @@ int em_metrics_render(FILE *f, const struct em_snapshot *s, struct em_metrics_st
 		       "Time spent reading the BPF maps for this scrape.");
 		fprintf(f, "exitmon_scrape_collect_seconds %.9f\n", ctx->collect_seconds);
 	}
-	if (ctx->map_bytes >= 0) {
+	if (s->counters[EM_CNT_MAP_BYTES]) { /* the collector's reading; 0 in files without it */
 		family(f, fmt, "exitmon_bpf_map_memory_bytes", "gauge", "bytes",
 		       "Kernel memory of exitmon's BPF maps (memlock of each map, summed).");
-		fprintf(f, "exitmon_bpf_map_memory_bytes %lld\n", (long long)ctx->map_bytes);
+		fprintf(f, "exitmon_bpf_map_memory_bytes %llu\n",
+			(unsigned long long)s->counters[EM_CNT_MAP_BYTES]);
 	}
 	if (fmt == EM_METRICS_OPENMETRICS)
 		fputs("# EOF\n", f);

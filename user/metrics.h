@@ -48,7 +48,6 @@ struct em_metrics_ctx {
 	const char *version;     /* build_info version */
 	const char *attach;      /* "raw_tp", "tp" */
 	double collect_seconds;  /* time spent reading the maps for this scrape; < 0 = none */
-	int64_t map_bytes;       /* kernel memory of the BPF maps; < 0 = unknown */
 };
 
 void em_metrics_state_free(struct em_metrics_state *st);

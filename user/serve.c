@@ -71,7 +71,6 @@ struct server {
 	struct em_collector *col;
 	struct em_snapshot cur;
 	struct em_metrics_state mst;
-	int64_t map_bytes;
 };
 
 static double mono_s(void)
@@ -164,7 +163,6 @@ static enum MHD_Result scrape(struct server *sv, struct MHD_Connection *c)
 	struct em_metrics_ctx ctx = {
 		.version = EXITMON_VERSION,
 		.attach = em_collector_attach_name(sv->col),
-		.map_bytes = sv->map_bytes,
 	};
 	char *buf = NULL;
 	size_t len = 0;
@@ -266,7 +264,6 @@ int cmd_serve(const struct em_opts *o)
 	sv.cur.meta.isa = o->isa;
 	sv.cur.meta.filters = o->filters;
 	sv.mst.max_series = o->max_series;
-	sv.map_bytes = (int64_t)em_collector_map_bytes(sv.col);
 
 	/* the HTTP thread inherits the mask: only this thread takes the signals */
 	sigemptyset(&set);
@@ -333,7 +330,6 @@ int em_textfile_update(const struct em_opts *o, const struct em_collector *col,
 		.version = EXITMON_VERSION,
 		.attach = em_collector_attach_name(col),
 		.collect_seconds = -1, /* no scrape: the gauge is left out */
-		.map_bytes = (int64_t)em_collector_map_bytes(col),
 	};
 	char err[512];
 

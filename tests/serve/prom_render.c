@@ -13,8 +13,7 @@
 
 int main(int argc, char **argv)
 {
-	struct em_metrics_ctx ctx = { .version = "test", .attach = "tp", .collect_seconds = 0.001,
-				      .map_bytes = -1 };
+	struct em_metrics_ctx ctx = { .version = "test", .attach = "tp", .collect_seconds = 0.001 };
 	struct em_metrics_state st = { 0 };
 	struct em_snapshot s;
 	char err[512];

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	struct em_metrics_state st = {
 		.max_series = argc > 3 && !table ? (uint32_t)atoi(argv[3]) : EM_METRICS_MAX_SERIES_LIMIT,
 	};
-	struct em_metrics_ctx ctx = { .version = "bench", .attach = "?", .map_bytes = -1 };
+	struct em_metrics_ctx ctx = { .version = "bench", .attach = "?" };
 	struct em_view_ctx vctx = { .type = "interval", .period_s = 1, .elapsed_s = 1 };
 	struct em_bd_row val;
 	uint32_t k_next = EM_ROW_OF_BD_NEXT;

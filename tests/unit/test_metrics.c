@@ -15,7 +15,7 @@
 #include "metrics.h"
 
 static const struct em_metrics_ctx ctx = {
-	.version = "9.9.9", .attach = "tp", .collect_seconds = 0.001, .map_bytes = 4096,
+	.version = "9.9.9", .attach = "tp", .collect_seconds = 0.001,
 };
 
 static void add(struct em_snapshot *s, uint32_t reason, uint32_t tgid, uint64_t count,
@@ -36,6 +36,7 @@ static void sample(struct em_snapshot *s)
 	add(s, 0x72, EM_ANY_PID, 900, 2000, 899);        /* CPUID, 2 us, one unpaired */
 	add(s, 0x7b, EM_ANY_PID, 99, 4000, 99);          /* IOIO, 4 us */
 	add(s, 0x78, EM_ANY_PID, 1, 5000000000ULL, 1);   /* HLT, 5 s idle */
+	s->counters[EM_CNT_MAP_BYTES] = 4096;
 }
 
 static char *render(const struct em_snapshot *s, struct em_metrics_state *st,

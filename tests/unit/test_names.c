@@ -1048,7 +1048,7 @@ static void test_metrics_vm_label(void **state)
 {
 	struct em_snapshot s;
 	struct em_metrics_state st = { 0 };
-	struct em_metrics_ctx ctx = { .collect_seconds = -1, .map_bytes = -1 };
+	struct em_metrics_ctx ctx = { .collect_seconds = -1 };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
