@@ -46,7 +46,10 @@ uint64_t em_collector_map_bytes(const struct em_collector *c);
 struct em_carries;
 /* A hist_carry map (fd) as it is now, sorted (user/kstats.h); 0 or -ENOMEM. */
 int em_carries_load(int fd, struct em_carries *out);
-/* Bytes of map values the last em_collector_read() copied out of the kernel (benchmarks). */
+/*
+ * Bytes of map values the last em_collector_read() read (benchmarks): the
+ * stats rows copied by syscalls plus the breakdown rows read in place.
+ */
 uint64_t em_collector_read_bytes(const struct em_collector *c);
 void em_collector_close(struct em_collector *c);
 
